@@ -1,0 +1,36 @@
+//! The signed-in user: profile (`/oauth2/userinfo`) and budget (`/api/v1/usage/me/summary`).
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::caller::Caller;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+pub(crate) async fn userinfo(caller: Caller) -> ApiResult<Json<Value>> {
+    caller.summarize(json!({}));
+    caller.require_scope("profile:read")?;
+    Ok(Json(json!({
+        "sub": "user_demo",
+        "email": "demo@example.com",
+        "name": "Demo User",
+    })))
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1_000_000.0).round() / 1_000_000.0
+}
+
+pub(crate) async fn usage_summary(State(state): State<AppState>, caller: Caller) -> Json<Value> {
+    caller.summarize(json!({}));
+    let (total, max, remaining) = state.budget.lock().unwrap().summary();
+    Json(json!({
+        "success": true,
+        "data": {
+            "totalCost": round6(total),
+            "maxBudget": round6(max),
+            "remainingBudget": round6(remaining),
+        }
+    }))
+}

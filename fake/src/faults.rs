@@ -1,0 +1,237 @@
+//! Injected faults: what they are, which request they hit, and the broken responses they produce.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::gate::ClosedEarlyGuard;
+use crate::state::AppState;
+
+/// One queued fault. It hits the next `count` requests (not under `/_fake`) that match.
+///
+/// JSON form: `{"path":"/oauth2/v1/chat","method":"POST","count":1,"kind":"status","status":429}`;
+/// the nested form `{"kind":{"kind":"status","status":429}}` is accepted too.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "Value")]
+pub struct Fault {
+    /// Path prefix to match (e.g. `/oauth2/v1/chat`); `None` = any path.
+    pub path: Option<String>,
+    /// HTTP method to match (any case); `None` = any method.
+    pub method: Option<String>,
+    /// How many matching requests it hits (default 1).
+    pub count: u32,
+    /// What happens to them.
+    #[serde(flatten)]
+    pub kind: FaultKind,
+}
+
+impl TryFrom<Value> for Fault {
+    type Error = String;
+
+    fn try_from(value: Value) -> Result<Fault, String> {
+        let Value::Object(mut map) = value else {
+            return Err("a fault must be a JSON object".into());
+        };
+        let text = |v: Option<Value>| -> Result<Option<String>, String> {
+            match v {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(other) => Err(format!("expected a string, got {other}")),
+            }
+        };
+        let path = text(map.remove("path"))?;
+        let method = text(map.remove("method"))?;
+        let count = match map.remove("count") {
+            None | Some(Value::Null) => 1,
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or("count must be a non-negative integer")?,
+        };
+        // Nested `"kind": {...}` or flat `"kind": "status", "status": 429`.
+        let kind_value = match map.get("kind") {
+            Some(Value::Object(_)) => map.remove("kind").unwrap_or_default(),
+            _ => Value::Object(map),
+        };
+        let kind = FaultKind::deserialize(kind_value).map_err(|e| e.to_string())?;
+        Ok(Fault {
+            path,
+            method,
+            count,
+            kind,
+        })
+    }
+}
+
+/// What a fault does to the request it hits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer with this status (and `Retry-After` when given); default body is an OpenAI-style error.
+    Status {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<u64>,
+        #[serde(default)]
+        body: Option<serde_json::Value>,
+    },
+    /// Wait this long, then answer normally.
+    Delay { ms: u64 },
+    /// Close the TCP connection (RST) without answering.
+    Reset,
+    /// Streaming chat only: send this many SSE chunks, then cut the connection (no `[DONE]`).
+    DropStream { after_chunks: u32 },
+    /// 200 `application/json` whose body is cut-off JSON.
+    MalformedJson,
+    /// 200 `text/html` (what a captive portal or gateway would send).
+    WrongContentType,
+    /// 200 `application/json` of exactly this many bytes (one long JSON string).
+    Oversized { bytes: u64 },
+}
+
+impl Fault {
+    /// A fault of this kind that hits the next matching request once, on any path and method.
+    pub fn new(kind: FaultKind) -> Fault {
+        Fault {
+            path: None,
+            method: None,
+            count: 1,
+            kind,
+        }
+    }
+
+    /// Only requests with this method whose path starts with `path_prefix`.
+    pub fn on(mut self, method: &str, path_prefix: &str) -> Fault {
+        self.method = Some(method.to_string());
+        self.path = Some(path_prefix.to_string());
+        self
+    }
+
+    /// Hits `count` matching requests instead of one.
+    pub fn times(mut self, count: u32) -> Fault {
+        self.count = count;
+        self
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.count > 0
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self.path.as_deref().is_none_or(|p| path.starts_with(p))
+    }
+}
+
+impl FaultKind {
+    /// Short name for logs and request summaries.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Status { .. } => "status",
+            FaultKind::Delay { .. } => "delay",
+            FaultKind::Reset => "reset",
+            FaultKind::DropStream { .. } => "drop_stream",
+            FaultKind::MalformedJson => "malformed_json",
+            FaultKind::WrongContentType => "wrong_content_type",
+            FaultKind::Oversized { .. } => "oversized",
+        }
+    }
+}
+
+impl AppState {
+    /// Takes one hit of the first matching fault whose kind passes `wanted`.
+    pub fn take_fault(
+        &self,
+        method: &str,
+        path: &str,
+        wanted: impl Fn(&FaultKind) -> bool,
+    ) -> Option<FaultKind> {
+        let mut faults = self.faults.lock().unwrap();
+        let index = faults
+            .iter()
+            .position(|f| f.matches(method, path) && wanted(&f.kind))?;
+        let fault = &mut faults[index];
+        fault.count -= 1;
+        let kind = fault.kind.clone();
+        if fault.count == 0 {
+            faults.remove(index);
+        }
+        Some(kind)
+    }
+}
+
+/// The canned response for the fault kinds that replace the answer outright.
+pub(crate) fn canned_response(state: &AppState, kind: &FaultKind) -> Response {
+    match kind {
+        FaultKind::Status {
+            status,
+            retry_after,
+            body,
+        } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = body.clone().unwrap_or_else(|| {
+                json!({"error": {
+                    "message": format!("Injected fault: HTTP {}", status.as_u16()),
+                    "type": "server_error",
+                }})
+            });
+            let mut response = (status, axum::Json(body)).into_response();
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            response
+        }
+        FaultKind::MalformedJson => (
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"choices": ["#,
+        )
+            .into_response(),
+        FaultKind::WrongContentType => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<html>gateway</html>",
+        )
+            .into_response(),
+        FaultKind::Oversized { bytes } => oversized(state, *bytes),
+        // Delay, Reset and DropStream change how a real answer is delivered; the gate and the
+        // chat handler deal with them.
+        FaultKind::Delay { .. } | FaultKind::Reset | FaultKind::DropStream { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `"xxxx…"`: valid JSON of exactly `total` bytes (at least 2), streamed so it is never all in memory.
+fn oversized(state: &AppState, total: u64) -> Response {
+    const CHUNK: u64 = 64 * 1024;
+    let total = total.max(2);
+    let mut guard = ClosedEarlyGuard::new(state.clone());
+    let stream = async_stream::stream! {
+        let mut sent = 0u64;
+        while sent < total {
+            let len = CHUNK.min(total - sent);
+            let mut chunk = vec![b'x'; len as usize];
+            if sent == 0 {
+                chunk[0] = b'"';
+            }
+            if sent + len == total {
+                chunk[len as usize - 1] = b'"';
+                guard.finish();
+            }
+            sent += len;
+            yield Ok::<Bytes, std::io::Error>(Bytes::from(chunk));
+        }
+    };
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+    response
+}

@@ -1,0 +1,205 @@
+//! Shared in-memory state of one fake server: tokens, budget, counters, faults, files, video jobs.
+
+use std::collections::{HashMap, VecDeque};
+use std::ops::Deref;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::ApiError;
+use crate::faults::Fault;
+use crate::tokens::TokenStore;
+use crate::videos::VideoJob;
+use crate::{Consent, FakeConfig, RecordedRequest, Stats, TokenPair};
+
+/// How many requests `requests()` keeps.
+const MAX_RECORDED: usize = 200;
+/// How many generated files stay downloadable (a long demo must not grow without bound).
+const MAX_FILES: usize = 256;
+
+/// Cheap-to-clone handle on the shared state.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub(crate) struct Shared {
+    pub config: FakeConfig,
+    pub base_url: String,
+    pub tokens: Mutex<TokenStore>,
+    pub budget: Mutex<Budget>,
+    pub stats: Mutex<Stats>,
+    pub requests: Mutex<VecDeque<RecordedRequest>>,
+    pub faults: Mutex<Vec<Fault>>,
+    pub consent: Mutex<Consent>,
+    pub stream_delay: Mutex<Duration>,
+    pub files: Mutex<FileStore>,
+    pub videos: Mutex<HashMap<String, VideoJob>>,
+    pub log_requests: AtomicBool,
+}
+
+impl AppState {
+    pub fn new(config: FakeConfig, base_url: String) -> AppState {
+        let budget = Budget::new(config.max_budget, 0.0);
+        AppState(Arc::new(Shared {
+            config,
+            base_url,
+            tokens: Mutex::new(TokenStore::default()),
+            budget: Mutex::new(budget),
+            stats: Mutex::new(Stats::default()),
+            requests: Mutex::new(VecDeque::new()),
+            faults: Mutex::new(Vec::new()),
+            consent: Mutex::new(Consent::Approve),
+            stream_delay: Mutex::new(Duration::ZERO),
+            files: Mutex::new(FileStore::default()),
+            videos: Mutex::new(HashMap::new()),
+            log_requests: AtomicBool::new(false),
+        }))
+    }
+
+    /// A token pair for the first registered client, as if the user had signed in.
+    pub fn issue_token(&self, scope: &str) -> TokenPair {
+        let client_id = self
+            .config
+            .clients
+            .first()
+            .map(|c| c.client_id.clone())
+            .unwrap_or_else(|| "aipass-mcp-demo".into());
+        self.tokens
+            .lock()
+            .unwrap()
+            .issue(&client_id, scope, self.config.access_token_ttl)
+    }
+
+    pub fn record(&self, request: RecordedRequest) {
+        let mut requests = self.requests.lock().unwrap();
+        if requests.len() == MAX_RECORDED {
+            requests.pop_front();
+        }
+        requests.push_back(request);
+    }
+
+    pub fn count_closed_early(&self) {
+        self.stats.lock().unwrap().connections_closed_early += 1;
+    }
+
+    /// Holds `usd` of the budget for one request; refunded unless committed.
+    pub fn reserve(&self, usd: f64) -> Result<Reservation, ApiError> {
+        let micros = to_micros(usd);
+        self.budget.lock().unwrap().take(micros)?;
+        Ok(Reservation {
+            state: self.clone(),
+            micros,
+            committed: false,
+        })
+    }
+
+    /// Keeps `png` for download and returns its public URL.
+    pub fn store_file(&self, extension: &str, data: Vec<u8>) -> String {
+        let name = format!("{}.{extension}", crate::tokens::random_id(12));
+        self.files.lock().unwrap().insert(name.clone(), data.into());
+        format!("{}/_fake/files/{name}", self.base_url)
+    }
+}
+
+/// Budget kept in whole micro-dollars so sums never drift.
+pub(crate) struct Budget {
+    max: i64,
+    total: i64,
+}
+
+impl Budget {
+    fn new(max_usd: f64, total_usd: f64) -> Budget {
+        Budget {
+            max: to_micros(max_usd),
+            total: to_micros(total_usd),
+        }
+    }
+
+    pub fn set(&mut self, max_usd: f64, total_usd: f64) {
+        *self = Budget::new(max_usd, total_usd);
+    }
+
+    fn remaining(&self) -> i64 {
+        (self.max - self.total).max(0)
+    }
+
+    fn take(&mut self, micros: i64) -> Result<(), ApiError> {
+        if self.remaining() < micros {
+            return Err(ApiError::budget_exceeded(
+                from_micros(self.remaining()),
+                from_micros(micros),
+            ));
+        }
+        self.total += micros;
+        Ok(())
+    }
+
+    /// (totalCost, maxBudget, remainingBudget) in USD.
+    pub fn summary(&self) -> (f64, f64, f64) {
+        (
+            from_micros(self.total),
+            from_micros(self.max),
+            from_micros(self.remaining()),
+        )
+    }
+}
+
+fn to_micros(usd: f64) -> i64 {
+    (usd * 1_000_000.0).round() as i64
+}
+
+fn from_micros(micros: i64) -> f64 {
+    micros as f64 / 1_000_000.0
+}
+
+/// A budget hold: taken up front so concurrent calls cannot overspend, given back on failure.
+pub(crate) struct Reservation {
+    state: AppState,
+    micros: i64,
+    committed: bool,
+}
+
+impl Reservation {
+    pub fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.state.budget.lock().unwrap().total -= self.micros;
+        }
+    }
+}
+
+/// Generated images handed out as URLs, oldest dropped first.
+#[derive(Default)]
+pub(crate) struct FileStore {
+    files: HashMap<String, Bytes>,
+    order: VecDeque<String>,
+}
+
+impl FileStore {
+    fn insert(&mut self, name: String, data: Bytes) {
+        if self.order.len() == MAX_FILES
+            && let Some(old) = self.order.pop_front()
+        {
+            self.files.remove(&old);
+        }
+        self.order.push_back(name.clone());
+        self.files.insert(name, data);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Bytes> {
+        self.files.get(name).cloned()
+    }
+}

@@ -1,0 +1,535 @@
+//! Errors of the AI Pass client: one variant per thing an agent can act on, with the API's own words.
+
+use serde_json::Value;
+
+/// How long an API message may get inside our error text; error pages can be huge.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+const CHARGED_NOTE: &str =
+    "The request may have been charged, so it was not retried automatically.";
+
+/// Everything the AI Pass client can fail with. Messages never contain a token.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{}", auth_text(message, sign_in_url.as_deref()))]
+    AuthRequired {
+        message: String,
+        sign_in_url: Option<String>,
+    },
+    #[error("{message}")]
+    BudgetExceeded { message: String },
+    #[error("{}", rate_text(message, *retry_after_seconds))]
+    RateLimited {
+        message: String,
+        retry_after_seconds: Option<u64>,
+    },
+    #[error("{message}")]
+    InvalidInput { message: String },
+    #[error("{message}")]
+    ModelNotFound { message: String },
+    #[error("{}", charged_text(&format!("AI Pass returned HTTP {status}: {message}"), *maybe_charged))]
+    Upstream {
+        status: u16,
+        message: String,
+        maybe_charged: bool,
+    },
+    #[error("{}", charged_text("AI Pass did not answer in time.", *maybe_charged))]
+    Timeout { maybe_charged: bool },
+    #[error("{}", charged_text(&format!("Could not reach AI Pass: {message}"), *maybe_charged))]
+    Network {
+        message: String,
+        maybe_charged: bool,
+    },
+    #[error("AI Pass sent a response that could not be used: {message}")]
+    InvalidResponse { message: String },
+}
+
+impl ApiError {
+    /// Stable code for tool results: auth_required, budget_exceeded, rate_limited, invalid_input,
+    /// model_not_found, upstream_error (Upstream, Network, InvalidResponse), timeout.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::AuthRequired { .. } => "auth_required",
+            ApiError::BudgetExceeded { .. } => "budget_exceeded",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::InvalidInput { .. } => "invalid_input",
+            ApiError::ModelNotFound { .. } => "model_not_found",
+            ApiError::Upstream { .. }
+            | ApiError::Network { .. }
+            | ApiError::InvalidResponse { .. } => "upstream_error",
+            ApiError::Timeout { .. } => "timeout",
+        }
+    }
+
+    /// True when the failed request may have reached the API and cost money.
+    pub fn maybe_charged(&self) -> bool {
+        match self {
+            ApiError::Upstream { maybe_charged, .. }
+            | ApiError::Timeout { maybe_charged }
+            | ApiError::Network { maybe_charged, .. } => *maybe_charged,
+            _ => false,
+        }
+    }
+
+    /// Replaces every occurrence of `secret` in the messages, in case the API echoed a token.
+    pub(crate) fn redact(mut self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        let message = match &mut self {
+            ApiError::AuthRequired { message, .. }
+            | ApiError::BudgetExceeded { message }
+            | ApiError::RateLimited { message, .. }
+            | ApiError::InvalidInput { message }
+            | ApiError::ModelNotFound { message }
+            | ApiError::Upstream { message, .. }
+            | ApiError::Network { message, .. }
+            | ApiError::InvalidResponse { message } => message,
+            ApiError::Timeout { .. } => return self,
+        };
+        if message.contains(secret) {
+            *message = message.replace(secret, "***");
+        }
+        self
+    }
+}
+
+fn auth_text(message: &str, sign_in_url: Option<&str>) -> String {
+    match sign_in_url {
+        Some(url) => format!("{message} Sign in at: {url}"),
+        None => message.to_string(),
+    }
+}
+
+fn rate_text(message: &str, retry_after: Option<u64>) -> String {
+    match retry_after {
+        Some(s) => format!("{message} Retry after {s} seconds."),
+        None => format!("{message} Retry a little later."),
+    }
+}
+
+fn charged_text(base: &str, maybe_charged: bool) -> String {
+    if maybe_charged {
+        format!("{base} {CHARGED_NOTE}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// What an error body said, in whichever of the API's shapes it came.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct ErrorBody {
+    pub message: Option<String>,
+    pub kind: Option<String>,
+    pub code: Option<String>,
+}
+
+/// Reads `{"error":{"message","type","code"}}`, `{"error":"x","error_description":"y"}`,
+/// `{"message":"…"}` or a short text body.
+pub(crate) fn parse_error_body(body: &[u8], content_type: Option<&str>) -> ErrorBody {
+    if let Ok(value) = serde_json::from_slice::<Value>(body)
+        && let Some(parsed) = error_from_json(&value)
+    {
+        return parsed;
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return ErrorBody::default();
+    }
+    let is_html = content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("html"))
+        || text.starts_with('<');
+    let message = if is_html {
+        // An HTML error page (proxy, CDN) says nothing useful and would flood the agent.
+        "an HTML error page (not shown)".to_string()
+    } else {
+        truncate(text)
+    };
+    ErrorBody {
+        message: Some(message),
+        ..ErrorBody::default()
+    }
+}
+
+/// Extracts the error of a JSON body, or None when the JSON has no recognisable error.
+pub(crate) fn error_from_json(value: &Value) -> Option<ErrorBody> {
+    let obj = value.as_object()?;
+    match obj.get("error") {
+        Some(Value::Object(err)) => Some(ErrorBody {
+            message: err
+                .get("message")
+                .and_then(scalar_text)
+                .map(|m| truncate(&m)),
+            kind: err.get("type").and_then(scalar_text),
+            code: err.get("code").and_then(scalar_text),
+        }),
+        Some(Value::String(code)) => {
+            let description = obj.get("error_description").and_then(scalar_text);
+            let message = match &description {
+                Some(d) => format!("{code}: {d}"),
+                None => code.clone(),
+            };
+            Some(ErrorBody {
+                message: Some(truncate(&message)),
+                kind: None,
+                code: Some(code.clone()),
+            })
+        }
+        _ => {
+            let message = obj
+                .get("message")
+                .or_else(|| obj.get("detail"))
+                .and_then(scalar_text)?;
+            Some(ErrorBody {
+                message: Some(truncate(&message)),
+                kind: obj.get("type").and_then(scalar_text),
+                code: obj.get("code").and_then(scalar_text),
+            })
+        }
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Collapses whitespace and cuts to about [`MAX_MESSAGE_CHARS`] characters.
+pub(crate) fn truncate(text: &str) -> String {
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.chars().count() <= MAX_MESSAGE_CHARS {
+        return collapsed;
+    }
+    let mut cut: String = collapsed.chars().take(MAX_MESSAGE_CHARS).collect();
+    cut.push('…');
+    cut
+}
+
+/// True when the API's type/code says the budget or quota is used up.
+fn mentions_budget(body: &ErrorBody) -> bool {
+    [&body.kind, &body.code].into_iter().flatten().any(|s| {
+        let s = s.to_ascii_lowercase();
+        s.contains("budget") || s.contains("insufficient_quota") || s.contains("insufficient_funds")
+    })
+}
+
+fn mentions_model_not_found(body: &ErrorBody) -> bool {
+    if body.code.as_deref() == Some("model_not_found") {
+        return true;
+    }
+    body.message.as_deref().is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        m.contains("model") && (m.contains("not found") || m.contains("does not exist"))
+    })
+}
+
+fn detail(status: u16, body: &ErrorBody) -> String {
+    match &body.message {
+        Some(m) => format!("HTTP {status}: {m}"),
+        None => format!("HTTP {status}, no error message"),
+    }
+}
+
+/// Maps a non-success HTTP answer to an error. `maybe_charged` says whether a 5xx could have
+/// cost money (a paid POST).
+#[cfg(test)]
+pub(crate) fn from_status(
+    status: u16,
+    retry_after_seconds: Option<u64>,
+    body: &[u8],
+    content_type: Option<&str>,
+    maybe_charged: bool,
+) -> ApiError {
+    let parsed = parse_error_body(body, content_type);
+    from_parts(status, retry_after_seconds, &parsed, maybe_charged)
+}
+
+pub(crate) fn from_parts(
+    status: u16,
+    retry_after_seconds: Option<u64>,
+    body: &ErrorBody,
+    maybe_charged: bool,
+) -> ApiError {
+    let detail = detail(status, body);
+    if status == 402 || mentions_budget(body) {
+        return ApiError::BudgetExceeded {
+            message: format!(
+                "The AI Pass budget does not cover this request ({detail}). Add funds to the AI Pass account or choose a cheaper model."
+            ),
+        };
+    }
+    match status {
+        401 => ApiError::AuthRequired {
+            message: format!(
+                "AI Pass rejected the access token ({detail}). Sign in again (`aipass-mcp login`) or set a valid AIPASS_ACCESS_TOKEN."
+            ),
+            sign_in_url: None,
+        },
+        429 => ApiError::RateLimited {
+            message: format!("AI Pass is rate limiting requests ({detail})."),
+            retry_after_seconds,
+        },
+        404 if mentions_model_not_found(body) => model_not_found(&detail),
+        400 | 422 if body.code.as_deref() == Some("model_not_found") => model_not_found(&detail),
+        400 | 413 | 415 | 422 => ApiError::InvalidInput {
+            message: format!("AI Pass rejected the request as invalid ({detail})."),
+        },
+        _ => ApiError::Upstream {
+            status,
+            message: body
+                .message
+                .clone()
+                .unwrap_or_else(|| "no error message".to_string()),
+            maybe_charged: maybe_charged && status >= 500,
+        },
+    }
+}
+
+/// Maps an error object that arrived inside a successful answer (a stream event, or a 200 body
+/// such as `{"success":false,…}`): budget and rate limits keep their meaning; anything else is
+/// an upstream failure.
+pub(crate) fn embedded_error(value: &Value, maybe_charged: bool) -> ApiError {
+    let body = error_from_json(value).unwrap_or_default();
+    let status = value
+        .get("error")
+        .and_then(|e| e.get("status").or_else(|| e.get("code")))
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| (400..600).contains(s) && *s != 401);
+    if let Some(s) = status {
+        return from_parts(s, None, &body, maybe_charged);
+    }
+    match from_parts(500, None, &body, maybe_charged) {
+        ApiError::Upstream { .. } => ApiError::Upstream {
+            status: 200,
+            message: format!(
+                "the answer reported an error: {}",
+                body.message.as_deref().unwrap_or("no error message")
+            ),
+            maybe_charged,
+        },
+        other => other,
+    }
+}
+
+fn model_not_found(detail: &str) -> ApiError {
+    ApiError::ModelNotFound {
+        message: format!(
+            "AI Pass does not offer this model ({detail}). Use list_models to see the model ids available now."
+        ),
+    }
+}
+
+/// Parses a `Retry-After` header given in seconds (the HTTP-date form is rare for APIs).
+pub(crate) fn parse_retry_after(value: &str) -> Option<u64> {
+    let v = value.trim();
+    v.parse::<u64>().ok().or_else(|| {
+        v.parse::<f64>()
+            .ok()
+            .filter(|f| *f >= 0.0)
+            .map(|f| f.ceil() as u64)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(status: u16, body: &str) -> ApiError {
+        from_status(
+            status,
+            None,
+            body.as_bytes(),
+            Some("application/json"),
+            true,
+        )
+    }
+
+    #[test]
+    fn openai_shape_is_read() {
+        let b = parse_error_body(
+            br#"{"error":{"message":"bad size","type":"invalid_request_error","code":"bad_size"}}"#,
+            None,
+        );
+        assert_eq!(b.message.as_deref(), Some("bad size"));
+        assert_eq!(b.kind.as_deref(), Some("invalid_request_error"));
+        assert_eq!(b.code.as_deref(), Some("bad_size"));
+    }
+
+    #[test]
+    fn oauth_shape_is_read() {
+        let b = parse_error_body(
+            br#"{"error":"invalid_token","error_description":"expired"}"#,
+            None,
+        );
+        assert_eq!(b.message.as_deref(), Some("invalid_token: expired"));
+        assert_eq!(b.code.as_deref(), Some("invalid_token"));
+    }
+
+    #[test]
+    fn message_shape_and_text_are_read() {
+        let b = parse_error_body(br#"{"success":false,"message":"nope"}"#, None);
+        assert_eq!(b.message.as_deref(), Some("nope"));
+        let t = parse_error_body(b"  plain\n words  ", Some("text/plain"));
+        assert_eq!(t.message.as_deref(), Some("plain words"));
+        let h = parse_error_body(b"<html><body>502</body></html>", Some("text/html"));
+        assert_eq!(h.message.as_deref(), Some("an HTML error page (not shown)"));
+        assert_eq!(parse_error_body(b"", None), ErrorBody::default());
+    }
+
+    #[test]
+    fn long_messages_are_truncated() {
+        let long = "x".repeat(5000);
+        let b = parse_error_body(long.as_bytes(), Some("text/plain"));
+        let m = b.message.unwrap();
+        assert!(m.chars().count() <= MAX_MESSAGE_CHARS + 1);
+        assert!(m.ends_with('…'));
+    }
+
+    #[test]
+    fn statuses_map_to_variants_and_codes() {
+        let cases: &[(u16, &str, &str)] = &[
+            (
+                402,
+                r#"{"error":{"message":"Budget exceeded"}}"#,
+                "budget_exceeded",
+            ),
+            (
+                429,
+                r#"{"error":{"message":"quota","code":"insufficient_quota"}}"#,
+                "budget_exceeded",
+            ),
+            (
+                400,
+                r#"{"error":{"message":"over","type":"budget_exceeded"}}"#,
+                "budget_exceeded",
+            ),
+            (429, r#"{"error":{"message":"slow down"}}"#, "rate_limited"),
+            (
+                400,
+                r#"{"error":{"message":"prompt missing"}}"#,
+                "invalid_input",
+            ),
+            (413, "too big", "invalid_input"),
+            (415, "", "invalid_input"),
+            (422, r#"{"message":"bad"}"#, "invalid_input"),
+            (
+                404,
+                r#"{"error":{"message":"x","code":"model_not_found"}}"#,
+                "model_not_found",
+            ),
+            (
+                404,
+                r#"{"error":{"message":"Model gpt-9 not found"}}"#,
+                "model_not_found",
+            ),
+            (
+                404,
+                r#"{"error":{"message":"no such video"}}"#,
+                "upstream_error",
+            ),
+            (401, r#"{"error":"invalid_token"}"#, "auth_required"),
+            (
+                403,
+                r#"{"error":{"message":"forbidden"}}"#,
+                "upstream_error",
+            ),
+            (500, "boom", "upstream_error"),
+        ];
+        for (status, body, code) in cases {
+            assert_eq!(
+                map(*status, body).code(),
+                *code,
+                "status {status} body {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn display_names_status_and_api_message() {
+        let e = map(400, r#"{"error":{"message":"size must be 1024x1024"}}"#);
+        let s = e.to_string();
+        assert!(
+            s.contains("HTTP 400") && s.contains("size must be 1024x1024"),
+            "{s}"
+        );
+
+        let e = map(503, r#"{"error":{"message":"overloaded"}}"#);
+        assert!(matches!(
+            e,
+            ApiError::Upstream {
+                status: 503,
+                maybe_charged: true,
+                ..
+            }
+        ));
+        let s = e.to_string();
+        assert!(s.contains("HTTP 503") && s.contains("overloaded"), "{s}");
+        assert!(s.contains("may have been charged, so it was not retried automatically"));
+
+        // A 4xx never carries the charged note.
+        let e = map(409, "conflict");
+        assert!(!e.maybe_charged());
+        assert!(!e.to_string().contains("charged"));
+    }
+
+    #[test]
+    fn rate_limit_keeps_retry_after() {
+        let e = from_status(429, Some(7), b"{}", None, true);
+        match &e {
+            ApiError::RateLimited {
+                retry_after_seconds,
+                ..
+            } => assert_eq!(*retry_after_seconds, Some(7)),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("Retry after 7 seconds"));
+        assert_eq!(parse_retry_after(" 12 "), Some(12));
+        assert_eq!(parse_retry_after("1.5"), Some(2));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn other_codes() {
+        assert_eq!(
+            ApiError::Timeout {
+                maybe_charged: false
+            }
+            .code(),
+            "timeout"
+        );
+        let n = ApiError::Network {
+            message: "reset".into(),
+            maybe_charged: true,
+        };
+        assert_eq!(n.code(), "upstream_error");
+        assert!(n.to_string().contains("may have been charged"));
+        assert_eq!(
+            ApiError::InvalidResponse {
+                message: "x".into()
+            }
+            .code(),
+            "upstream_error"
+        );
+        let a = ApiError::AuthRequired {
+            message: "Sign in needed.".into(),
+            sign_in_url: Some("https://aipass.one/oauth2/authorize?x=1".into()),
+        };
+        assert!(
+            a.to_string()
+                .contains("https://aipass.one/oauth2/authorize?x=1")
+        );
+    }
+
+    #[test]
+    fn redact_removes_secrets() {
+        let e = map(400, r#"{"error":{"message":"token sk-secret-123 is odd"}}"#)
+            .redact("sk-secret-123");
+        let s = e.to_string();
+        assert!(!s.contains("sk-secret-123") && s.contains("***"), "{s}");
+        assert!(!format!("{e:?}").contains("sk-secret-123"));
+    }
+}

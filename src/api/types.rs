@@ -1,0 +1,550 @@
+//! Request and response shapes of the AI Pass REST API (OpenAI-style payloads), as serde types.
+//!
+//! Requests leave out unset fields; responses ignore unknown fields and tolerate missing optional
+//! ones, because different upstream models answer in slightly different shapes.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use super::client::Upload;
+
+// ---------- models ----------
+
+/// One entry of `GET /oauth2/v1/models`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Model {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_i64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created: Option<i64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The list answer: `{"object":"list","data":[…]}`, or a bare array from simpler proxies.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ModelList {
+    Wrapped { data: Vec<Model> },
+    Bare(Vec<Model>),
+}
+
+impl ModelList {
+    pub(crate) fn into_models(self) -> Vec<Model> {
+        match self {
+            ModelList::Wrapped { data } | ModelList::Bare(data) => data,
+        }
+    }
+}
+
+// ---------- chat ----------
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: MessageContent,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(untagged)]
+pub enum MessageContent {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    Text { text: String },
+    ImageUrl { image_url: ImageUrl },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ImageUrl {
+    pub url: String,
+}
+
+/// What the client sends: the caller's request plus the streaming switches.
+#[derive(Serialize)]
+pub(crate) struct ChatWire<'a> {
+    #[serde(flatten)]
+    pub request: &'a ChatRequest,
+    pub stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct StreamOptions {
+    pub include_usage: bool,
+}
+
+/// A finished (or, with `complete: false`, cut-off) chat answer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ChatResult {
+    pub text: String,
+    pub model: String,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    /// False when a stream ended early: `text` is then only the part that arrived.
+    pub complete: bool,
+}
+
+/// Token counts. JsonSchema because tools put it in their output schemas.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+pub struct Usage {
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
+    pub prompt_tokens: u64,
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
+    pub completion_tokens: u64,
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
+    pub total_tokens: u64,
+}
+
+/// `chat.completion` as sent with `stream: false`.
+#[derive(Deserialize)]
+pub(crate) struct ChatCompletionWire {
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub choices: Vec<ChoiceWire>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    /// Some proxies answer 200 with an error object instead of choices.
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ChoiceWire {
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(default)]
+    pub message: Option<AssistantMessageWire>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AssistantMessageWire {
+    #[serde(default)]
+    pub content: Option<Value>,
+    #[serde(default)]
+    pub refusal: Option<String>,
+}
+
+impl ChatCompletionWire {
+    pub(crate) fn into_result(self, requested_model: &str) -> ChatResult {
+        let choice = self
+            .choices
+            .into_iter()
+            .min_by_key(|c| c.index.unwrap_or(0));
+        let (text, finish_reason) = match choice {
+            Some(c) => {
+                let text = c
+                    .message
+                    .map(|m| {
+                        let t = content_text(m.content.as_ref());
+                        if t.is_empty() {
+                            m.refusal.unwrap_or_default()
+                        } else {
+                            t
+                        }
+                    })
+                    .unwrap_or_default();
+                (text, c.finish_reason)
+            }
+            None => (String::new(), None),
+        };
+        ChatResult {
+            text,
+            model: self
+                .model
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| requested_model.to_string()),
+            finish_reason,
+            usage: self.usage,
+            complete: true,
+        }
+    }
+}
+
+/// Text of a message `content`: a string, or an array of parts whose `text` fields are joined.
+pub(crate) fn content_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+// ---------- embeddings ----------
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(untagged)]
+pub enum EmbeddingInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EmbeddingRequest {
+    pub model: String,
+    pub input: EmbeddingInput,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EmbeddingResponse {
+    #[serde(default)]
+    pub data: Vec<Embedding>,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub usage: Option<Value>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Embedding {
+    #[serde(default)]
+    pub index: usize,
+    pub embedding: Vec<f32>,
+}
+
+// ---------- images ----------
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ImageGenerationRequest {
+    pub model: String,
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<String>,
+}
+
+/// `POST /images/edits` (multipart): every upload goes in its own `image` part.
+#[derive(Clone, Debug)]
+pub struct ImageEditRequest {
+    pub model: String,
+    pub prompt: String,
+    pub images: Vec<Upload>,
+    pub size: Option<String>,
+    pub n: Option<u32>,
+    pub response_format: Option<String>,
+}
+
+/// `POST /images/variations` (multipart).
+#[derive(Clone, Debug)]
+pub struct ImageVariationRequest {
+    pub model: Option<String>,
+    pub image: Upload,
+    pub size: Option<String>,
+    pub n: Option<u32>,
+    pub response_format: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ImagesResponse {
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub created: Option<i64>,
+    #[serde(default)]
+    pub data: Vec<ImageDatum>,
+}
+
+/// One image: models answer with a `url`, a `b64_json`, or both.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ImageDatum {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub b64_json: Option<String>,
+    #[serde(default)]
+    pub revised_prompt: Option<String>,
+}
+
+// ---------- audio ----------
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SpeechRequest {
+    pub model: String,
+    pub input: String,
+    pub voice: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<String>,
+}
+
+/// `POST /audio/transcriptions` (multipart: file, model, language).
+#[derive(Clone, Debug)]
+pub struct TranscriptionRequest {
+    pub model: String,
+    pub file: Upload,
+    pub language: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Transcription {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+// ---------- video ----------
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct VideoRequest {
+    pub model: String,
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct RemixWire<'a> {
+    pub prompt: &'a str,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct VideoJob {
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+// ---------- usage ----------
+
+/// Budget figures in dollars. Read from the API's camelCase, written in snake_case.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+pub struct UsageSummary {
+    #[serde(alias = "totalCost", deserialize_with = "lenient::f64_value")]
+    pub total_cost: f64,
+    #[serde(alias = "maxBudget", deserialize_with = "lenient::f64_value")]
+    pub max_budget: f64,
+    #[serde(alias = "remainingBudget", deserialize_with = "lenient::f64_value")]
+    pub remaining_budget: f64,
+}
+
+/// `{"success": true, "data": {…}}`.
+#[derive(Deserialize)]
+pub(crate) struct UsageEnvelope {
+    #[serde(default)]
+    pub success: Option<bool>,
+    #[serde(default)]
+    pub data: Option<UsageSummary>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+/// Number readers that accept what real services send: numbers, numeric strings, null.
+mod lenient {
+    use super::*;
+
+    fn as_f64(v: &Value) -> Option<f64> {
+        match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(match &v {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    pub fn u64_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(as_f64(&v).filter(|f| *f >= 0.0).map_or(0, |f| f as u64))
+    }
+
+    pub fn f64_value<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let v = Value::deserialize(d)?;
+        as_f64(&v).ok_or_else(|| serde::de::Error::custom(format!("expected a number, got {v}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn chat_request_skips_unset_fields_and_tags_parts() {
+        let req = ChatRequest {
+            model: "gpt-5-mini".into(),
+            messages: vec![ChatMessage {
+                role: "user".into(),
+                content: MessageContent::Parts(vec![
+                    ContentPart::Text {
+                        text: "What?".into(),
+                    },
+                    ContentPart::ImageUrl {
+                        image_url: ImageUrl {
+                            url: "data:image/png;base64,AA".into(),
+                        },
+                    },
+                ]),
+            }],
+            max_tokens: None,
+            temperature: None,
+        };
+        let wire = ChatWire {
+            request: &req,
+            stream: true,
+            stream_options: Some(StreamOptions {
+                include_usage: true,
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(&wire).unwrap(),
+            json!({
+                "model": "gpt-5-mini",
+                "messages": [{"role": "user", "content": [
+                    {"type": "text", "text": "What?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}
+                ]}],
+                "stream": true,
+                "stream_options": {"include_usage": true}
+            })
+        );
+        let text = ChatMessage {
+            role: "system".into(),
+            content: MessageContent::Text("Be brief.".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&text).unwrap(),
+            json!({"role": "system", "content": "Be brief."})
+        );
+    }
+
+    #[test]
+    fn chat_completion_is_read_tolerantly() {
+        let wire: ChatCompletionWire = serde_json::from_value(json!({
+            "id": "x", "object": "chat.completion", "model": "gpt-5-mini-2025",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4, "prompt_tokens_details": {}}
+        }))
+        .unwrap();
+        let r = wire.into_result("gpt-5-mini");
+        assert_eq!(r.text, "Hi");
+        assert_eq!(r.model, "gpt-5-mini-2025");
+        assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(r.usage.unwrap().total_tokens, 4);
+        assert!(r.complete);
+
+        let parts: ChatCompletionWire = serde_json::from_value(json!({
+            "choices": [{"message": {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}}],
+            "usage": {"prompt_tokens": null}
+        }))
+        .unwrap();
+        let r = parts.into_result("m");
+        assert_eq!((r.text.as_str(), r.model.as_str()), ("ab", "m"));
+        assert_eq!(r.usage, Some(Usage::default()));
+    }
+
+    #[test]
+    fn models_parse_with_extras() {
+        let list: ModelList = serde_json::from_value(json!({"object": "list", "data": [
+            {"id": "fal-ai/nano-banana-2/edit", "object": "model", "owned_by": "fal", "created": 1700000000},
+            {"id": "gpt-5-mini", "created": "soon"}
+        ]}))
+        .unwrap();
+        let models = list.into_models();
+        assert_eq!(models.len(), 2);
+        assert_eq!(models[0].extra.get("object"), Some(&json!("model")));
+        assert_eq!(models[0].created, Some(1_700_000_000));
+        assert_eq!(models[1].created, None);
+        let bare: ModelList = serde_json::from_value(json!([{"id": "a"}])).unwrap();
+        assert_eq!(bare.into_models()[0].id, "a");
+    }
+
+    #[test]
+    fn usage_summary_reads_camel_and_writes_snake() {
+        let env: UsageEnvelope = serde_json::from_value(json!({
+            "success": true,
+            "data": {"totalCost": 2.45, "maxBudget": "10.00", "remainingBudget": 7.55}
+        }))
+        .unwrap();
+        let s = env.data.unwrap();
+        assert_eq!(s.max_budget, 10.0);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            json!({"total_cost": 2.45, "max_budget": 10.0, "remaining_budget": 7.55})
+        );
+    }
+
+    #[test]
+    fn images_and_video_parse() {
+        let r: ImagesResponse = serde_json::from_value(json!({
+            "created": 1, "data": [{"url": "https://x/y.png"}, {"b64_json": "AAAA", "revised_prompt": "p"}]
+        }))
+        .unwrap();
+        assert_eq!(r.data.len(), 2);
+        assert_eq!(r.data[1].b64_json.as_deref(), Some("AAAA"));
+        let v: VideoJob = serde_json::from_value(json!({
+            "id": "video_1", "status": "in_progress", "progress": 40, "seconds": "4"
+        }))
+        .unwrap();
+        assert_eq!(v.progress, Some(40.0));
+        assert_eq!(v.extra.get("seconds"), Some(&json!("4")));
+    }
+
+    #[test]
+    fn request_options_are_skipped() {
+        let r = ImageGenerationRequest {
+            model: "m".into(),
+            prompt: "p".into(),
+            size: None,
+            n: Some(2),
+            response_format: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"model": "m", "prompt": "p", "n": 2})
+        );
+        let e = EmbeddingRequest {
+            model: "text-embedding-3-small".into(),
+            input: EmbeddingInput::Many(vec!["a".into(), "b".into()]),
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({"model": "text-embedding-3-small", "input": ["a", "b"]})
+        );
+    }
+}

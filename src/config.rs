@@ -1,0 +1,184 @@
+//! Every AIPASS_* setting, parsed once at startup (environment first, CLI flags mirror them).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use url::Url;
+
+/// The fixed loopback port registered for sign-in (the redirect URI must match exactly).
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:47821/callback";
+
+/// Settings shared by every subcommand. Each one can be given as an environment variable
+/// (what MCP hosts pass) or as the matching flag.
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// AI Pass API origin.
+    #[arg(long, env = "AIPASS_BASE_URL", default_value = "https://aipass.one", value_parser = parse_origin, global = true)]
+    pub base_url: Url,
+
+    /// OAuth client id of your AI Pass app (public client, no secret).
+    #[arg(long, env = "AIPASS_CLIENT_ID", global = true)]
+    pub client_id: Option<String>,
+
+    /// Loopback redirect URI registered for the client; its port is fixed.
+    #[arg(long, env = "AIPASS_REDIRECT_URI", default_value = DEFAULT_REDIRECT_URI, value_parser = parse_redirect_uri, global = true)]
+    pub redirect_uri: Url,
+
+    /// Scopes requested at sign-in.
+    #[arg(
+        long,
+        env = "AIPASS_SCOPES",
+        default_value = "api:access profile:read",
+        global = true
+    )]
+    pub scopes: String,
+
+    /// Where tokens are kept.
+    #[arg(long, env = "AIPASS_TOKEN_STORE", value_enum, default_value_t = TokenStoreMode::Auto, global = true)]
+    pub token_store: TokenStoreMode,
+
+    /// Folder for the file token store and lock files.
+    #[arg(long, env = "AIPASS_CONFIG_DIR", global = true)]
+    pub config_dir: Option<PathBuf>,
+
+    /// Folder for generated files (images, audio, embeddings).
+    #[arg(long, env = "AIPASS_OUTPUT_DIR", value_parser = parse_absolute_dir, global = true)]
+    pub output_dir: Option<PathBuf>,
+
+    /// Command that opens a URL; `none` never opens a browser, only shows the URL.
+    #[arg(long, env = "AIPASS_BROWSER", global = true)]
+    pub browser: Option<String>,
+
+    /// Seconds a tool call waits for sign-in to finish.
+    #[arg(long, env = "AIPASS_LOGIN_TIMEOUT", default_value = "120", value_parser = parse_seconds, global = true)]
+    pub login_timeout: Duration,
+
+    /// Seconds to wait for a connection to AI Pass.
+    #[arg(long, env = "AIPASS_CONNECT_TIMEOUT", default_value = "10", value_parser = parse_seconds, global = true)]
+    pub connect_timeout: Duration,
+
+    /// Seconds one AI Pass request may take in all.
+    #[arg(long, env = "AIPASS_REQUEST_TIMEOUT", default_value = "300", value_parser = parse_seconds, global = true)]
+    pub request_timeout: Duration,
+
+    /// Log filter for stderr (tracing syntax: error, warn, info, debug, trace).
+    #[arg(long, env = "AIPASS_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+/// Where tokens are kept between sessions.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenStoreMode {
+    /// The OS keyring when it answers, else a 0600 file.
+    Auto,
+    /// The OS keyring only.
+    Keyring,
+    /// A 0600 file in the config folder.
+    File,
+}
+
+impl Settings {
+    /// The folder for generated files when a call names none.
+    pub fn default_output_dir(&self) -> PathBuf {
+        self.output_dir.clone().unwrap_or_else(default_output_dir)
+    }
+
+    /// The folder for the file token store and lock files.
+    pub fn config_dir(&self) -> PathBuf {
+        self.config_dir.clone().unwrap_or_else(|| {
+            dirs::config_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("aipass-mcp")
+        })
+    }
+}
+
+/// `<data dir>/aipass-mcp/output`, e.g. `~/.local/share/aipass-mcp/output` on Linux.
+pub fn default_output_dir() -> PathBuf {
+    dirs::data_local_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("aipass-mcp")
+        .join("output")
+}
+
+/// The bearer token given in the environment, if any. It is read here and nowhere else,
+/// and deliberately has no CLI flag: a flag would show the token in `ps`.
+pub fn access_token_from_env() -> Option<String> {
+    std::env::var("AIPASS_ACCESS_TOKEN")
+        .ok()
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+}
+
+fn parse_origin(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http(s) origin such as https://aipass.one".into());
+    }
+    if url.path() != "/" || url.query().is_some() {
+        return Err("must be an origin without a path, such as https://aipass.one".into());
+    }
+    Ok(url)
+}
+
+fn parse_redirect_uri(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if url.scheme() != "http" || !loopback || url.port().is_none() {
+        return Err(
+            "must be a loopback http URL with a fixed port, such as http://127.0.0.1:47821/callback"
+                .into(),
+        );
+    }
+    Ok(url)
+}
+
+fn parse_absolute_dir(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    if !path.is_absolute() {
+        return Err("must be an absolute path".into());
+    }
+    Ok(path)
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| "must be a number of seconds".to_string())?;
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err("must be between 0 and 86400 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_must_have_no_path() {
+        assert!(parse_origin("https://aipass.one").is_ok());
+        assert!(parse_origin("http://127.0.0.1:8080/").is_ok());
+        assert!(parse_origin("https://aipass.one/oauth2/v1").is_err());
+        assert!(parse_origin("ftp://aipass.one").is_err());
+        assert!(parse_origin("aipass.one").is_err());
+    }
+
+    #[test]
+    fn redirect_uri_must_be_loopback_with_port() {
+        assert!(parse_redirect_uri(DEFAULT_REDIRECT_URI).is_ok());
+        assert!(parse_redirect_uri("http://localhost:9000/cb").is_ok());
+        assert!(parse_redirect_uri("http://127.0.0.1/callback").is_err());
+        assert!(parse_redirect_uri("https://example.com:443/cb").is_err());
+    }
+
+    #[test]
+    fn seconds_are_positive_numbers() {
+        assert_eq!(parse_seconds("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! aipass-mcp: an MCP server that gives AI agents every AI Pass model through one account.
+
+pub mod api;
+pub mod catalogue;
+pub mod config;
+pub mod media;
+pub mod models;
+pub mod server;
+pub mod tools;
+pub mod transport;

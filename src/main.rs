@@ -1,0 +1,134 @@
+//! The `aipass-mcp` command: the stdio MCP server, and subcommands for a person at a terminal.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use aipass_mcp::api::{ApiClient, ApiSettings, StaticTokenProvider};
+use aipass_mcp::config::{self, Settings};
+use aipass_mcp::server::{AipassServer, serve_stdio};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "aipass-mcp",
+    version,
+    about = "MCP server for AI Pass: chat, vision, images, speech, transcription and embeddings from one account",
+    after_help = "Settings can also be given as environment variables (shown in brackets). \
+                  AIPASS_ACCESS_TOKEN, when set, is used as the bearer token."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the MCP server on stdin/stdout (the default).
+    Serve,
+    /// Print the tool catalogue (the exact tools/list result) as JSON.
+    Tools {
+        /// Print it as Markdown instead (docs/tools.md).
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return report_usage_error(error),
+    };
+    let filter = match EnvFilter::try_new(&cli.settings.log) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!(
+                "error: invalid value '{}' for AIPASS_LOG: {e}",
+                cli.settings.log
+            );
+            return ExitCode::from(2);
+        }
+    };
+    // stdout is the protocol channel: every log line goes to stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Tools { markdown } => print_catalogue(markdown),
+        Command::Serve => run_server(cli.settings),
+    }
+}
+
+/// Prints clap's message, naming the environment variable behind a bad value (that is where
+/// MCP hosts put settings), and exits 2; `--help` and `--version` exit 0.
+fn report_usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let _ = error.print();
+    if !error.use_stderr() {
+        return ExitCode::SUCCESS;
+    }
+    if matches!(
+        error.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) && let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg)
+    {
+        let flag = arg
+            .trim_start_matches('-')
+            .split([' ', '='])
+            .next()
+            .unwrap_or("");
+        let variable = format!("AIPASS_{}", flag.to_uppercase().replace('-', "_"));
+        eprintln!("hint: check the {variable} environment variable (or the --{flag} flag)");
+    }
+    ExitCode::from(2)
+}
+
+fn print_catalogue(markdown: bool) -> ExitCode {
+    let tools = AipassServer::catalogue();
+    if markdown {
+        print!("{}", aipass_mcp::catalogue::markdown(&tools));
+        return ExitCode::SUCCESS;
+    }
+    match serde_json::to_string_pretty(&serde_json::json!({ "tools": tools })) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_server(settings: Settings) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut api_settings = ApiSettings::new(settings.base_url.clone());
+    api_settings.client_id = settings.client_id.clone();
+    api_settings.connect_timeout = settings.connect_timeout;
+    api_settings.request_timeout = settings.request_timeout;
+    let tokens = Arc::new(StaticTokenProvider::new(config::access_token_from_env()));
+    let api = ApiClient::new(api_settings, tokens);
+    let server = AipassServer::new(api, settings.default_output_dir());
+    match runtime.block_on(serve_stdio(server)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("server stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! Media in and out: inputs from a path, URL or data URI; outputs written atomically, never over
+//! an existing file; image shrinking for vision.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as BASE64};
+use serde::Serialize;
+
+use crate::api::ApiClient;
+use crate::tools::{ToolError, ToolResult};
+
+/// Largest image accepted as an input (vision, edits).
+pub const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
+/// Largest audio file accepted for transcription (the usual upstream limit).
+pub const MAX_AUDIO_BYTES: u64 = 25 * 1024 * 1024;
+/// Vision images above this are shrunk before base64, as the API advises (~800 KB).
+pub const VISION_TARGET_BYTES: usize = 800 * 1024;
+
+/// Accepts base64 with or without `=` padding (agents write both).
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// A file a tool wrote, as agents see it in `files`.
+#[derive(Serialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
+pub struct OutputFile {
+    /// Absolute path of the file.
+    pub path: String,
+    /// MIME type, e.g. image/png.
+    pub mime_type: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// Bytes loaded from an input, with what they are.
+#[derive(Clone, Debug)]
+pub struct InputMedia {
+    pub bytes: Vec<u8>,
+    pub mime_type: String,
+    pub file_name: String,
+}
+
+/// Where relative paths are resolved: the working directory, unless it is `/`
+/// (Claude Desktop starts servers there, where a relative path is surely a mistake).
+pub fn resolve_path(spec: &str) -> ToolResult<PathBuf> {
+    let path = PathBuf::from(spec);
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    let cwd = std::env::current_dir().map_err(|e| {
+        ToolError::invalid_input(format!("cannot resolve relative path '{spec}': {e}"))
+    })?;
+    if cwd == Path::new("/") {
+        return Err(ToolError::invalid_input(format!(
+            "'{spec}' is a relative path, but this server runs in '/': give an absolute path \
+             (or set AIPASS_OUTPUT_DIR for outputs)"
+        )));
+    }
+    Ok(cwd.join(path))
+}
+
+/// Loads an input given as a local path, an http(s) URL or a `data:` URI, up to `max_bytes`.
+pub async fn load_input(api: &ApiClient, spec: &str, max_bytes: u64) -> ToolResult<InputMedia> {
+    let spec = spec.trim();
+    if spec.is_empty() {
+        return Err(ToolError::invalid_input("an input file was empty"));
+    }
+    let (bytes, file_name) = if let Some(rest) = spec.strip_prefix("data:") {
+        (decode_data_uri(rest)?, "input".to_string())
+    } else if spec.starts_with("http://") || spec.starts_with("https://") {
+        let downloaded = api.download(spec).await.map_err(|e| {
+            ToolError::invalid_input(format!("could not download '{}': {e}", short(spec)))
+        })?;
+        let name = url::Url::parse(spec)
+            .ok()
+            .and_then(|u| u.path_segments()?.next_back().map(str::to_owned))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "input".into());
+        (downloaded.bytes, name)
+    } else if spec.contains("://") {
+        return Err(ToolError::invalid_input(format!(
+            "'{}' is not supported: give a local path, an http(s) URL or a data: URI",
+            short(spec)
+        )));
+    } else {
+        let path = resolve_path(spec)?;
+        let bytes = read_file(&path, max_bytes).await?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "input".into());
+        (bytes, name)
+    };
+    if bytes.len() as u64 > max_bytes {
+        return Err(ToolError::invalid_input(format!(
+            "'{}' is {} bytes; the limit is {max_bytes} bytes",
+            short(spec),
+            bytes.len()
+        )));
+    }
+    if bytes.is_empty() {
+        return Err(ToolError::invalid_input(format!(
+            "'{}' is empty",
+            short(spec)
+        )));
+    }
+    let mime_type = sniff_mime(&bytes)
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    Ok(InputMedia {
+        bytes,
+        mime_type,
+        file_name,
+    })
+}
+
+async fn read_file(path: &Path, max_bytes: u64) -> ToolResult<Vec<u8>> {
+    let shown = path.display();
+    let metadata = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                ToolError::invalid_input(format!("file not found: {shown}"))
+            }
+            _ => ToolError::invalid_input(format!("cannot read {shown}: {e}")),
+        })?;
+    if !metadata.is_file() {
+        return Err(ToolError::invalid_input(format!("{shown} is not a file")));
+    }
+    if metadata.len() > max_bytes {
+        return Err(ToolError::invalid_input(format!(
+            "{shown} is {} bytes; the limit is {max_bytes} bytes",
+            metadata.len()
+        )));
+    }
+    tokio::fs::read(path)
+        .await
+        .map_err(|e| ToolError::invalid_input(format!("cannot read {shown}: {e}")))
+}
+
+fn decode_data_uri(rest: &str) -> ToolResult<Vec<u8>> {
+    let (header, data) = rest
+        .split_once(',')
+        .ok_or_else(|| ToolError::invalid_input("a data: URI needs a comma before its data"))?;
+    if !header.ends_with(";base64") {
+        return Err(ToolError::invalid_input(
+            "only base64 data: URIs are supported (data:<type>;base64,...)",
+        ));
+    }
+    let cleaned: String = data.chars().filter(|c| !c.is_whitespace()).collect();
+    LENIENT_BASE64
+        .decode(cleaned)
+        .map_err(|e| ToolError::invalid_input(format!("the data: URI is not valid base64: {e}")))
+}
+
+fn short(spec: &str) -> String {
+    if spec.len() > 80 {
+        let cut = (0..=80)
+            .rev()
+            .find(|&i| spec.is_char_boundary(i))
+            .unwrap_or(0);
+        format!("{}…", &spec[..cut])
+    } else {
+        spec.to_string()
+    }
+}
+
+/// The MIME type of image and audio bytes, by their magic numbers.
+pub fn sniff_mime(bytes: &[u8]) -> Option<&'static str> {
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    if starts(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if starts(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() >= 12 && starts(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if bytes.len() >= 12 && starts(b"RIFF") && &bytes[8..12] == b"WAVE" {
+        Some("audio/wav")
+    } else if starts(b"ID3") || (bytes.len() >= 2 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0) {
+        Some("audio/mpeg")
+    } else if starts(b"fLaC") {
+        Some("audio/flac")
+    } else if starts(b"OggS") {
+        Some("audio/ogg")
+    } else if starts(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        Some("audio/webm")
+    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
+        if &bytes[8..11] == b"M4A" {
+            Some("audio/mp4")
+        } else {
+            Some("video/mp4")
+        }
+    } else {
+        None
+    }
+}
+
+/// The usual file extension for a MIME type.
+pub fn extension_for(mime_type: &str) -> &'static str {
+    match mime_type {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "audio/mpeg" => "mp3",
+        "audio/wav" | "audio/x-wav" => "wav",
+        "audio/flac" => "flac",
+        "audio/ogg" | "audio/opus" => "opus",
+        "audio/aac" => "aac",
+        "audio/mp4" => "m4a",
+        "audio/webm" => "webm",
+        "video/mp4" => "mp4",
+        "application/json" => "json",
+        _ => "bin",
+    }
+}
+
+pub const VISION_MIME_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// Shrinks an image to about [`VISION_TARGET_BYTES`] (re-encoded as JPEG) when it is larger.
+/// CPU-bound: call it from `spawn_blocking`.
+pub fn shrink_for_vision(media: InputMedia) -> ToolResult<InputMedia> {
+    if media.bytes.len() <= VISION_TARGET_BYTES {
+        return Ok(media);
+    }
+    let image = image::load_from_memory(&media.bytes).map_err(|e| {
+        ToolError::invalid_input(format!("cannot decode image {}: {e}", media.file_name))
+    })?;
+    let mut long_side = image.width().max(image.height()).min(2048);
+    loop {
+        let scaled = if image.width().max(image.height()) > long_side {
+            image.resize(long_side, long_side, image::imageops::FilterType::Triangle)
+        } else {
+            image.clone()
+        };
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82)
+            .encode_image(&scaled.to_rgb8())
+            .map_err(|e| ToolError::invalid_input(format!("cannot re-encode image: {e}")))?;
+        if out.len() <= VISION_TARGET_BYTES || long_side <= 256 {
+            return Ok(InputMedia {
+                bytes: out,
+                mime_type: "image/jpeg".into(),
+                file_name: media.file_name,
+            });
+        }
+        long_side = long_side * 3 / 4;
+    }
+}
+
+/// `data:<mime>;base64,<bytes>`.
+pub fn data_uri(media: &InputMedia) -> String {
+    format!(
+        "data:{};base64,{}",
+        media.mime_type,
+        BASE64.encode(&media.bytes)
+    )
+}
+
+/// Picks the folder for outputs: the call's `output_dir`, else the configured default.
+pub fn output_dir(requested: Option<&str>, default: &Path) -> ToolResult<PathBuf> {
+    match requested.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(dir) => resolve_path(dir),
+        None => Ok(default.to_path_buf()),
+    }
+}
+
+/// A descriptive, unique-ish base name: `image-20261128-031500-a-red-fox`.
+pub fn base_name(kind: &str, description: &str) -> String {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let mut slug = String::new();
+    for word in description
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(6)
+    {
+        if slug.len() + word.len() > 40 {
+            break;
+        }
+        if !slug.is_empty() {
+            slug.push('-');
+        }
+        slug.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    if slug.is_empty() {
+        format!("{kind}-{stamp}")
+    } else {
+        format!("{kind}-{stamp}-{slug}")
+    }
+}
+
+/// Writes `bytes` as a new file `<dir>/<base>.<extension>` (or `<base>-2.<extension>`, … when taken):
+/// written to a temp file in the same folder first, then linked into place without
+/// replacing anything, so no reader sees a half-written file and no file is overwritten.
+pub async fn save_new_file(
+    dir: &Path,
+    base: &str,
+    extension: &str,
+    mime_type: &str,
+    bytes: Vec<u8>,
+) -> ToolResult<OutputFile> {
+    let dir = dir.to_path_buf();
+    let base = base.to_string();
+    let extension = extension.to_string();
+    let mime = mime_type.to_string();
+    tokio::task::spawn_blocking(move || save_blocking(&dir, &base, &extension, &mime, &bytes))
+        .await
+        .map_err(|e| ToolError::invalid_input(format!("writing the output failed: {e}")))?
+}
+
+fn save_blocking(
+    dir: &Path,
+    base: &str,
+    ext: &str,
+    mime_type: &str,
+    bytes: &[u8],
+) -> ToolResult<OutputFile> {
+    let failed = |e: std::io::Error| {
+        ToolError::invalid_input(format!("cannot write to {}: {e}", dir.display()))
+    };
+    create_private_dir(dir).map_err(failed)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".aipass-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(failed)?;
+    temp.write_all(bytes).map_err(failed)?;
+    temp.as_file().sync_all().map_err(failed)?;
+    for attempt in 1..=1000 {
+        let name = match attempt {
+            1 => format!("{base}.{ext}"),
+            n => format!("{base}-{n}.{ext}"),
+        };
+        let target = dir.join(&name);
+        match temp.persist_noclobber(&target) {
+            Ok(_) => {
+                let path = std::fs::canonicalize(&target).unwrap_or(target);
+                return Ok(OutputFile {
+                    path: path.to_string_lossy().into_owned(),
+                    mime_type: mime_type.to_string(),
+                    bytes: bytes.len() as u64,
+                });
+            }
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => temp = e.file,
+            Err(e) => return Err(failed(e.error)),
+        }
+    }
+    Err(ToolError::invalid_input(format!(
+        "too many files named {base} in {}",
+        dir.display()
+    )))
+}
+
+/// Creates the folder (and parents) readable by the user only, where it does not exist.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_common_types() {
+        assert_eq!(sniff_mime(b"\x89PNG\r\n\x1a\nxxxx"), Some("image/png"));
+        assert_eq!(sniff_mime(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(sniff_mime(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(sniff_mime(b"RIFF\0\0\0\0WAVEfmt "), Some("audio/wav"));
+        assert_eq!(sniff_mime(b"ID3\x03\0"), Some("audio/mpeg"));
+        assert_eq!(sniff_mime(b"hello"), None);
+    }
+
+    #[test]
+    fn data_uris_decode_with_or_without_padding() {
+        assert_eq!(decode_data_uri("image/png;base64,aGk=").unwrap(), b"hi");
+        assert_eq!(decode_data_uri("image/png;base64,aGk").unwrap(), b"hi");
+        assert!(decode_data_uri("image/png,hi").is_err());
+        assert!(decode_data_uri("image/png;base64").is_err());
+    }
+
+    #[test]
+    fn base_names_are_descriptive() {
+        let name = base_name("image", "A red fox, in the snow!");
+        assert!(name.starts_with("image-"));
+        assert!(name.ends_with("-a-red-fox-in-the-snow"), "{name}");
+    }
+
+    #[test]
+    fn saving_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = save_blocking(dir.path(), "out", "png", "image/png", b"one").unwrap();
+        let second = save_blocking(dir.path(), "out", "png", "image/png", b"two").unwrap();
+        assert!(first.path.ends_with("out.png"));
+        assert!(second.path.ends_with("out-2.png"));
+        assert_eq!(std::fs::read(&first.path).unwrap(), b"one");
+        assert_eq!(std::fs::read(&second.path).unwrap(), b"two");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn large_images_shrink_below_the_vision_target() {
+        let noisy = image::RgbImage::from_fn(1600, 1200, |x, y| {
+            image::Rgb([((x * 7) ^ (y * 13)) as u8, (x * y) as u8, (x + y * 3) as u8])
+        });
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(noisy)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        assert!(png.len() > VISION_TARGET_BYTES);
+        let shrunk = shrink_for_vision(InputMedia {
+            bytes: png,
+            mime_type: "image/png".into(),
+            file_name: "noise.png".into(),
+        })
+        .unwrap();
+        assert!(shrunk.bytes.len() <= VISION_TARGET_BYTES);
+        assert_eq!(shrunk.mime_type, "image/jpeg");
+    }
+}

@@ -1,0 +1,105 @@
+//! The MCP server: its identity and instructions, the combined tool router, and serving over stdio.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig, Tool};
+use rmcp::{ServerHandler, ServiceExt, tool_handler};
+use tokio::sync::Mutex;
+
+use crate::api::ApiClient;
+use crate::models::ModelCatalog;
+use crate::tools::account::BalanceOutput;
+use crate::transport::TolerantTransport;
+
+/// What agents are told once, at initialize.
+const INSTRUCTIONS: &str = "AI Pass gives you many AI models through one account: chat (with vision), \
+image generation and editing, speech, transcription and embeddings. Call list_models to see what is \
+available; every tool picks a suitable model when you omit `model`. Paid tools spend the user's AI Pass \
+budget (see balance). Generated files are saved to disk and returned as absolute paths in `files`; pass \
+`output_dir` to choose the folder. If a result starts with auth_required, show the user the sign-in URL it \
+gives. Errors start with a stable code (invalid_input, model_not_found, budget_exceeded, rate_limited, \
+upstream_error, timeout).";
+
+/// Everything the tools share.
+pub struct AppState {
+    pub api: ApiClient,
+    pub models: ModelCatalog,
+    /// Default folder for generated files.
+    pub output_dir: PathBuf,
+    pub balance: Mutex<Option<(Instant, BalanceOutput)>>,
+}
+
+/// The MCP service: cheap to clone, one per connection.
+#[derive(Clone)]
+pub struct AipassServer {
+    pub(crate) state: Arc<AppState>,
+    tool_router: ToolRouter<AipassServer>,
+}
+
+impl AipassServer {
+    pub fn new(api: ApiClient, output_dir: PathBuf) -> Self {
+        let state = AppState {
+            models: ModelCatalog::new(api.clone()),
+            api,
+            output_dir,
+            balance: Mutex::new(None),
+        };
+        Self {
+            state: Arc::new(state),
+            tool_router: Self::router(),
+        }
+    }
+
+    /// All tool families, added together.
+    fn router() -> ToolRouter<AipassServer> {
+        Self::models_router()
+            + Self::chat_router()
+            + Self::images_router()
+            + Self::audio_router()
+            + Self::embeddings_router()
+            + Self::account_router()
+    }
+
+    /// The tool catalogue exactly as `tools/list` returns it, in a stable order.
+    pub fn catalogue() -> Vec<Tool> {
+        Self::router().list_all()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for AipassServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("aipass-mcp", env!("CARGO_PKG_VERSION"))
+                    .with_title("AI Pass")
+                    .with_website_url("https://aipass.one"),
+            )
+            .with_instructions(INSTRUCTIONS.to_string())
+    }
+}
+
+/// Serves MCP over stdin/stdout until the client leaves. A client that leaves before
+/// initializing is a normal end, not an error.
+pub async fn serve_stdio(server: AipassServer) -> anyhow_like::Result<()> {
+    let (reader, writer) = rmcp::transport::stdio_pipes();
+    let transport = TolerantTransport::new(
+        rmcp::transport::async_rw::AsyncRwTransport::new_server(reader, writer),
+    );
+    match server.serve(transport).await {
+        Ok(running) => {
+            running.waiting().await?;
+            Ok(())
+        }
+        Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A boxed error, enough for `main` to report.
+pub mod anyhow_like {
+    pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+}

@@ -1,0 +1,75 @@
+//! `balance`: the account's budget, used and remaining (cached a few minutes, as the API asks).
+
+use std::time::{Duration, Instant};
+
+use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{ToolResult, args, finish, input_schema, output_schema, parse_args, success};
+use crate::server::AipassServer;
+
+/// How long a balance is shown without asking the API again.
+pub const BALANCE_TTL: Duration = Duration::from_secs(300);
+
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceArgs {
+    /// Ask AI Pass now instead of using the figure from the last 5 minutes.
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    pub refresh: Option<bool>,
+}
+
+#[derive(Serialize, JsonSchema, Clone, Copy, Debug)]
+pub struct BalanceOutput {
+    /// Spent so far, in USD.
+    pub total_cost: f64,
+    /// The account's budget, in USD.
+    pub max_budget: f64,
+    /// What is left, in USD.
+    pub remaining_budget: f64,
+}
+
+#[tool_router(router = account_router, vis = "pub(crate)")]
+impl AipassServer {
+    #[tool(
+        name = "balance",
+        description = "Show the AI Pass budget: spent, total and remaining, in USD. Cached for 5 minutes unless refresh is true. Free.",
+        input_schema = input_schema::<BalanceArgs>(),
+        output_schema = output_schema::<BalanceOutput>(),
+        annotations(title = "Budget and balance", read_only_hint = true, open_world_hint = true)
+    )]
+    async fn balance(&self, arguments: JsonObject) -> CallToolResult {
+        finish(self.balance_impl(arguments).await)
+    }
+}
+
+impl AipassServer {
+    async fn balance_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
+        let args: BalanceArgs = parse_args(arguments)?;
+        let mut cached = self.state.balance.lock().await;
+        let fresh = cached
+            .as_ref()
+            .filter(|(at, _)| !args.refresh.unwrap_or(false) && at.elapsed() < BALANCE_TTL)
+            .map(|(_, balance)| *balance);
+        let balance = match fresh {
+            Some(balance) => balance,
+            None => {
+                let summary = self.state.api.usage_summary().await?;
+                let balance = BalanceOutput {
+                    total_cost: summary.total_cost,
+                    max_budget: summary.max_budget,
+                    remaining_budget: summary.remaining_budget,
+                };
+                *cached = Some((Instant::now(), balance));
+                balance
+            }
+        };
+        let text = format!(
+            "AI Pass budget: ${:.2} left of ${:.2} (${:.2} spent).",
+            balance.remaining_budget, balance.max_budget, balance.total_cost
+        );
+        Ok(success(text, &balance, Vec::new()))
+    }
+}

@@ -1,0 +1,218 @@
+//! `speak` (text to speech, saved to a file) and `transcribe` (speech to text).
+
+use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::images::required_text;
+use super::{
+    ToolError, ToolResult, file_link, finish, input_schema, output_schema, parse_args, success,
+};
+use crate::api::Upload;
+use crate::api::types::{SpeechRequest, TranscriptionRequest};
+use crate::media::{self, OutputFile};
+use crate::models::Capability;
+use crate::server::AipassServer;
+
+/// Longest text one speech request takes (the usual upstream limit).
+const MAX_SPEECH_CHARS: usize = 4096;
+
+#[derive(Deserialize, JsonSchema, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioFormat {
+    #[default]
+    Mp3,
+    Wav,
+    Opus,
+    Aac,
+    Flac,
+    Pcm,
+}
+
+impl AudioFormat {
+    fn as_str(self) -> &'static str {
+        match self {
+            AudioFormat::Mp3 => "mp3",
+            AudioFormat::Wav => "wav",
+            AudioFormat::Opus => "opus",
+            AudioFormat::Aac => "aac",
+            AudioFormat::Flac => "flac",
+            AudioFormat::Pcm => "pcm",
+        }
+    }
+
+    fn mime_type(self) -> &'static str {
+        match self {
+            AudioFormat::Mp3 => "audio/mpeg",
+            AudioFormat::Wav => "audio/wav",
+            AudioFormat::Opus => "audio/ogg",
+            AudioFormat::Aac => "audio/aac",
+            AudioFormat::Flac => "audio/flac",
+            AudioFormat::Pcm => "audio/pcm",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SpeakArgs {
+    /// The text to speak (up to 4096 characters).
+    pub text: String,
+    /// Voice name, e.g. alloy, echo, fable, onyx, nova, shimmer (default alloy).
+    pub voice: Option<String>,
+    /// Model id; omitted = the first tts model in list_models.
+    pub model: Option<String>,
+    /// Audio format (default mp3).
+    pub format: Option<AudioFormat>,
+    /// Folder for the file; default AIPASS_OUTPUT_DIR.
+    pub output_dir: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SpeakOutput {
+    /// The saved audio file.
+    pub files: Vec<OutputFile>,
+    /// The model used.
+    pub model: String,
+}
+
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TranscribeArgs {
+    /// The audio: a local path or an http(s) URL (mp3, wav, flac, ogg/opus, m4a, webm; up to 25 MB).
+    pub file: String,
+    /// Model id; omitted = the first transcription model in list_models.
+    pub model: Option<String>,
+    /// Spoken language as an ISO-639-1 code, e.g. en; omitted = detected.
+    pub language: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct TranscribeOutput {
+    /// The transcript.
+    pub text: String,
+    /// The model used.
+    pub model: String,
+}
+
+#[tool_router(router = audio_router, vis = "pub(crate)")]
+impl AipassServer {
+    #[tool(
+        name = "speak",
+        description = "Turn text into speech with an AI Pass voice model and save it as an audio file (mp3 by default). Returns the absolute path (files[].path). Spends AI Pass budget.",
+        input_schema = input_schema::<SpeakArgs>(),
+        output_schema = output_schema::<SpeakOutput>(),
+        annotations(title = "Text to speech", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn speak(&self, arguments: JsonObject) -> CallToolResult {
+        finish(self.speak_impl(arguments).await)
+    }
+
+    #[tool(
+        name = "transcribe",
+        description = "Transcribe speech in an audio file (path or URL) to text with an AI Pass transcription model. Returns the text. Spends AI Pass budget.",
+        input_schema = input_schema::<TranscribeArgs>(),
+        output_schema = output_schema::<TranscribeOutput>(),
+        annotations(title = "Speech to text", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn transcribe(&self, arguments: JsonObject) -> CallToolResult {
+        finish(self.transcribe_impl(arguments).await)
+    }
+}
+
+impl AipassServer {
+    async fn speak_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
+        let args: SpeakArgs = parse_args(arguments)?;
+        let text = required_text(&args.text, "text")?;
+        if text.chars().count() > MAX_SPEECH_CHARS {
+            return Err(ToolError::invalid_input(format!(
+                "text is longer than {MAX_SPEECH_CHARS} characters: split it into several calls"
+            )));
+        }
+        let format = args.format.unwrap_or_default();
+        let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
+        let model = self
+            .state
+            .models
+            .choose(args.model.as_deref(), Capability::Tts)
+            .await?;
+        let request = SpeechRequest {
+            model: model.clone(),
+            input: text.to_string(),
+            voice: args.voice.clone().unwrap_or_else(|| "alloy".into()),
+            response_format: Some(format.as_str().into()),
+        };
+        let audio = self.state.api.speech(&request).await?;
+        if audio.bytes.is_empty() {
+            return Err(ToolError {
+                code: "upstream_error",
+                message: "AI Pass answered with empty audio".into(),
+            });
+        }
+        let base = media::base_name("speech", text);
+        let mime = format.mime_type();
+        let file = media::save_new_file(&dir, &base, format.extension(), mime, audio.bytes).await?;
+        let text = format!("Saved speech from {model}: {}", file.path);
+        let links = vec![file_link(&file)];
+        Ok(success(
+            text,
+            &SpeakOutput {
+                files: vec![file],
+                model,
+            },
+            links,
+        ))
+    }
+
+    async fn transcribe_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
+        let args: TranscribeArgs = parse_args(arguments)?;
+        let spec = required_text(&args.file, "file")?;
+        if spec.starts_with("data:") {
+            return Err(ToolError::invalid_input(
+                "give the audio as a local path or an http(s) URL",
+            ));
+        }
+        let audio = media::load_input(&self.state.api, spec, media::MAX_AUDIO_BYTES).await?;
+        if !(audio.mime_type.starts_with("audio/") || audio.mime_type == "video/mp4") {
+            return Err(ToolError::invalid_input(format!(
+                "'{}' is not a supported audio file (mp3, wav, flac, ogg/opus, m4a, webm)",
+                audio.file_name
+            )));
+        }
+        let model = self
+            .state
+            .models
+            .choose(args.model.as_deref(), Capability::Transcription)
+            .await?;
+        let language = args
+            .language
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned);
+        let request = TranscriptionRequest {
+            model: model.clone(),
+            file: Upload {
+                file_name: audio.file_name.clone(),
+                mime_type: audio.mime_type.clone(),
+                bytes: audio.bytes,
+            },
+            language,
+        };
+        let transcript = self.state.api.transcribe(request).await?;
+        let text = transcript.text.clone();
+        Ok(success(
+            text,
+            &TranscribeOutput {
+                text: transcript.text,
+                model,
+            },
+            Vec::new(),
+        ))
+    }
+}

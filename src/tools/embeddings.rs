@@ -1,0 +1,138 @@
+//! `embed`: embedding vectors for one or more texts, written to a JSON file (never inline: they
+//! would flood the agent's context).
+
+use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ToolError, ToolResult, file_link, finish, input_schema, output_schema, parse_args, success,
+};
+use crate::api::types::{EmbeddingInput, EmbeddingRequest};
+use crate::media::{self, OutputFile};
+use crate::models::Capability;
+use crate::server::AipassServer;
+
+/// Texts one call may embed.
+const MAX_INPUTS: usize = 2048;
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TextOrTexts {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedArgs {
+    /// A text or a list of texts to embed.
+    pub input: TextOrTexts,
+    /// Model id; omitted = the first embedding model in list_models.
+    pub model: Option<String>,
+    /// Folder for the JSON file; default AIPASS_OUTPUT_DIR.
+    pub output_dir: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct EmbedOutput {
+    /// The model used.
+    pub model: String,
+    /// How many vectors.
+    pub count: usize,
+    /// Length of each vector.
+    pub dimensions: usize,
+    /// The JSON file with `inputs` and `embeddings` (same order).
+    pub files: Vec<OutputFile>,
+}
+
+/// What the JSON file holds.
+#[derive(Serialize)]
+struct EmbeddingsFile<'a> {
+    model: &'a str,
+    dimensions: usize,
+    inputs: &'a [String],
+    embeddings: Vec<Vec<f32>>,
+}
+
+#[tool_router(router = embeddings_router, vis = "pub(crate)")]
+impl AipassServer {
+    #[tool(
+        name = "embed",
+        description = "Compute embedding vectors for a text or a list of texts. The vectors are written to a JSON file (inputs and embeddings in the same order); the result gives its path, the count and the dimensions. Spends AI Pass budget.",
+        input_schema = input_schema::<EmbedArgs>(),
+        output_schema = output_schema::<EmbedOutput>(),
+        annotations(title = "Embed texts", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn embed(&self, arguments: JsonObject) -> CallToolResult {
+        finish(self.embed_impl(arguments).await)
+    }
+}
+
+impl AipassServer {
+    async fn embed_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
+        let args: EmbedArgs = parse_args(arguments)?;
+        let inputs = match args.input {
+            TextOrTexts::One(text) => vec![text],
+            TextOrTexts::Many(texts) => texts,
+        };
+        if inputs.is_empty() || inputs.len() > MAX_INPUTS {
+            return Err(ToolError::invalid_input(format!(
+                "input must hold 1 to {MAX_INPUTS} texts"
+            )));
+        }
+        if inputs.iter().any(|t| t.trim().is_empty()) {
+            return Err(ToolError::invalid_input("input texts must not be empty"));
+        }
+        let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
+        let model = self
+            .state
+            .models
+            .choose(args.model.as_deref(), Capability::Embedding)
+            .await?;
+        let request = EmbeddingRequest {
+            model: model.clone(),
+            input: EmbeddingInput::Many(inputs.clone()),
+        };
+        let mut response = self.state.api.embeddings(&request).await?;
+        if response.data.len() != inputs.len() {
+            return Err(ToolError {
+                code: "upstream_error",
+                message: format!(
+                    "AI Pass returned {} vectors for {} inputs",
+                    response.data.len(),
+                    inputs.len()
+                ),
+            });
+        }
+        response.data.sort_by_key(|e| e.index);
+        let embeddings: Vec<Vec<f32>> = response.data.into_iter().map(|e| e.embedding).collect();
+        let dimensions = embeddings.first().map_or(0, Vec::len);
+        let document = EmbeddingsFile {
+            model: &model,
+            dimensions,
+            inputs: &inputs,
+            embeddings,
+        };
+        let json = serde_json::to_vec(&document).map_err(|e| ToolError {
+            code: "upstream_error",
+            message: format!("could not encode the vectors: {e}"),
+        })?;
+        let base = media::base_name("embeddings", &inputs[0]);
+        let file = media::save_new_file(&dir, &base, "json", "application/json", json).await?;
+        let text = format!(
+            "Embedded {} text(s) with {model} ({dimensions} dimensions); vectors saved to {}",
+            inputs.len(),
+            file.path
+        );
+        let links = vec![file_link(&file)];
+        let output = EmbedOutput {
+            model,
+            count: inputs.len(),
+            dimensions,
+            files: vec![file],
+        };
+        Ok(success(text, &output, links))
+    }
+}

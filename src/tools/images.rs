@@ -1,0 +1,272 @@
+//! `generate_image` and `edit_image`: images from text or from other images, saved to files.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ToolError, ToolResult, args, file_link, finish, input_schema, output_schema, parse_args,
+    success,
+};
+use crate::api::Upload;
+use crate::api::types::{ImageEditRequest, ImageGenerationRequest, ImagesResponse};
+use crate::media::{self, OutputFile, VISION_MIME_TYPES};
+use crate::models::Capability;
+use crate::server::AipassServer;
+
+/// Images one call may ask for or send.
+const MAX_IMAGES: u32 = 10;
+const MAX_EDIT_INPUTS: usize = 16;
+
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateImageArgs {
+    /// What to draw.
+    pub prompt: String,
+    /// Model id; omitted = the first image model in list_models.
+    pub model: Option<String>,
+    /// Size as WIDTHxHEIGHT, e.g. 1024x1024.
+    pub size: Option<String>,
+    /// How many images, 1 to 10 (default 1).
+    #[serde(default, deserialize_with = "args::opt_u32")]
+    pub n: Option<u32>,
+    /// Folder for the files; default AIPASS_OUTPUT_DIR.
+    pub output_dir: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EditImageArgs {
+    /// What to change.
+    pub prompt: String,
+    /// Input images (1 or more; several for multi-image models): local paths, http(s) URLs or data: URIs.
+    pub images: Vec<String>,
+    /// Model id ending in /edit; omitted = the first image_edit model in list_models.
+    pub model: Option<String>,
+    /// Output size as WIDTHxHEIGHT.
+    pub size: Option<String>,
+    /// Folder for the files; default AIPASS_OUTPUT_DIR.
+    pub output_dir: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ImagesOutput {
+    /// The saved images.
+    pub files: Vec<OutputFile>,
+    /// The model used.
+    pub model: String,
+}
+
+#[tool_router(router = images_router, vis = "pub(crate)")]
+impl AipassServer {
+    #[tool(
+        name = "generate_image",
+        description = "Create images from a text prompt with any AI Pass image model and save them as files. Returns the absolute paths (files[].path). Spends AI Pass budget.",
+        input_schema = input_schema::<GenerateImageArgs>(),
+        output_schema = output_schema::<ImagesOutput>(),
+        annotations(title = "Generate images", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn generate_image(&self, arguments: JsonObject) -> CallToolResult {
+        finish(self.generate_image_impl(arguments).await)
+    }
+
+    #[tool(
+        name = "edit_image",
+        description = "Edit one or more images with a prompt (e.g. change a style, combine a subject with a reference) and save the results as files. Returns the absolute paths (files[].path). Spends AI Pass budget.",
+        input_schema = input_schema::<EditImageArgs>(),
+        output_schema = output_schema::<ImagesOutput>(),
+        annotations(title = "Edit images", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn edit_image(&self, arguments: JsonObject) -> CallToolResult {
+        finish(self.edit_image_impl(arguments).await)
+    }
+}
+
+impl AipassServer {
+    async fn generate_image_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
+        let args: GenerateImageArgs = parse_args(arguments)?;
+        let prompt = required_text(&args.prompt, "prompt")?;
+        let n = args.n.unwrap_or(1);
+        if !(1..=MAX_IMAGES).contains(&n) {
+            return Err(ToolError::invalid_input(format!(
+                "n must be 1 to {MAX_IMAGES}"
+            )));
+        }
+        let size = checked_size(args.size.as_deref())?;
+        let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
+        let model = self
+            .state
+            .models
+            .choose(args.model.as_deref(), Capability::Image)
+            .await?;
+        let request = ImageGenerationRequest {
+            model: model.clone(),
+            prompt: prompt.to_string(),
+            size,
+            n: Some(n),
+            response_format: Some("b64_json".into()),
+        };
+        let response = self.state.api.generate_images(&request).await?;
+        let files = self.save_images(response, &dir, prompt).await?;
+        Ok(images_result(files, model))
+    }
+
+    async fn edit_image_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
+        let args: EditImageArgs = parse_args(arguments)?;
+        let prompt = required_text(&args.prompt, "prompt")?;
+        if args.images.is_empty() || args.images.len() > MAX_EDIT_INPUTS {
+            return Err(ToolError::invalid_input(format!(
+                "images must list 1 to {MAX_EDIT_INPUTS} inputs"
+            )));
+        }
+        let size = checked_size(args.size.as_deref())?;
+        let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
+        let mut uploads = Vec::with_capacity(args.images.len());
+        for spec in &args.images {
+            let input = media::load_input(&self.state.api, spec, media::MAX_IMAGE_BYTES).await?;
+            if !VISION_MIME_TYPES.contains(&input.mime_type.as_str()) {
+                return Err(ToolError::invalid_input(format!(
+                    "'{}' is not a JPEG, PNG, GIF or WebP image",
+                    input.file_name
+                )));
+            }
+            uploads.push(Upload {
+                file_name: upload_name(&input.file_name, &input.mime_type, uploads.len()),
+                mime_type: input.mime_type,
+                bytes: input.bytes,
+            });
+        }
+        let model = self
+            .state
+            .models
+            .choose(args.model.as_deref(), Capability::ImageEdit)
+            .await?;
+        let request = ImageEditRequest {
+            model: model.clone(),
+            prompt: prompt.to_string(),
+            images: uploads,
+            size,
+            n: None,
+            response_format: Some("b64_json".into()),
+        };
+        let response = self.state.api.edit_images(request).await?;
+        let files = self.save_images(response, &dir, prompt).await?;
+        Ok(images_result(files, model))
+    }
+
+    /// Saves every image of an answer, whether it came as `b64_json` or as a `url`.
+    pub(crate) async fn save_images(
+        &self,
+        response: ImagesResponse,
+        dir: &std::path::Path,
+        prompt: &str,
+    ) -> ToolResult<Vec<OutputFile>> {
+        if response.data.is_empty() {
+            return Err(ToolError {
+                code: "upstream_error",
+                message: "AI Pass answered with no images".into(),
+            });
+        }
+        let base = media::base_name("image", prompt);
+        let mut files = Vec::with_capacity(response.data.len());
+        for datum in response.data {
+            let bytes = if let Some(b64) = datum.b64_json.as_deref() {
+                BASE64.decode(b64.trim()).map_err(|e| ToolError {
+                    code: "upstream_error",
+                    message: format!("AI Pass sent an image that is not valid base64: {e}"),
+                })?
+            } else if let Some(url) = datum.url.as_deref() {
+                self.state.api.download(url).await?.bytes
+            } else {
+                return Err(ToolError {
+                    code: "upstream_error",
+                    message: "AI Pass sent an image entry with neither url nor b64_json".into(),
+                });
+            };
+            let mime = media::sniff_mime(&bytes)
+                .filter(|m| m.starts_with("image/"))
+                .ok_or_else(|| ToolError {
+                    code: "upstream_error",
+                    message: "AI Pass sent image data that is not PNG, JPEG, GIF or WebP".into(),
+                })?;
+            files.push(
+                media::save_new_file(dir, &base, media::extension_for(mime), mime, bytes).await?,
+            );
+        }
+        Ok(files)
+    }
+}
+
+fn images_result(files: Vec<OutputFile>, model: String) -> CallToolResult {
+    let links = files.iter().map(file_link).collect();
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let text = format!(
+        "Saved {} image(s) from {model}: {}",
+        files.len(),
+        paths.join(", ")
+    );
+    success(text, &ImagesOutput { files, model }, links)
+}
+
+pub(crate) fn required_text<'a>(value: &'a str, name: &str) -> ToolResult<&'a str> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(ToolError::invalid_input(format!(
+            "`{name}` must not be empty"
+        )));
+    }
+    Ok(trimmed)
+}
+
+/// Accepts `WIDTHxHEIGHT` (both 1..=8192), passing it on as the API expects.
+pub(crate) fn checked_size(size: Option<&str>) -> ToolResult<Option<String>> {
+    let Some(size) = size.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let valid = size
+        .to_ascii_lowercase()
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .is_some_and(|(w, h)| (1..=8192).contains(&w) && (1..=8192).contains(&h));
+    if !valid {
+        return Err(ToolError::invalid_input(format!(
+            "size must look like 1024x1024, got '{size}'"
+        )));
+    }
+    Ok(Some(size.to_ascii_lowercase()))
+}
+
+/// A file name with the extension its bytes call for (some providers check it).
+fn upload_name(original: &str, mime_type: &str, index: usize) -> String {
+    let stem = std::path::Path::new(original)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("image{}", index + 1));
+    format!("{stem}.{}", media::extension_for(mime_type))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_checked() {
+        assert_eq!(
+            checked_size(Some("1024x768")).unwrap().as_deref(),
+            Some("1024x768")
+        );
+        assert_eq!(checked_size(None).unwrap(), None);
+        assert!(checked_size(Some("big")).is_err());
+        assert!(checked_size(Some("0x10")).is_err());
+    }
+
+    #[test]
+    fn upload_names_follow_the_bytes() {
+        assert_eq!(upload_name("photo.jpeg", "image/png", 0), "photo.png");
+        assert_eq!(upload_name("", "image/webp", 1), "image2.webp");
+    }
+}

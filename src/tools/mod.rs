@@ -1,0 +1,116 @@
+//! The MCP tools, one file per family, and what they share: argument parsing, schemas, results.
+
+pub mod account;
+pub mod args;
+pub mod audio;
+pub mod chat;
+pub mod embeddings;
+pub mod images;
+pub mod models;
+
+use std::sync::Arc;
+
+use rmcp::model::{CallToolResult, ContentBlock as Content, JsonObject, Resource};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::ApiError;
+use crate::media::OutputFile;
+
+/// A failure an agent can act on: shown as an `isError` result whose text starts with `code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ToolError {
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self {
+            code: "invalid_input",
+            message: message.into(),
+        }
+    }
+
+    /// The result the agent sees: `code: message`.
+    pub fn into_result(self) -> CallToolResult {
+        CallToolResult::error(vec![Content::text(format!(
+            "{}: {}",
+            self.code, self.message
+        ))])
+    }
+}
+
+impl From<ApiError> for ToolError {
+    fn from(error: ApiError) -> Self {
+        // The API error's text already points to list_models where a model was not found.
+        Self {
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
+pub type ToolResult<T> = Result<T, ToolError>;
+
+/// Turns the arguments object into `T`, reporting any mismatch as `invalid_input`
+/// (a tool result the agent can correct, not a protocol error).
+pub fn parse_args<T: DeserializeOwned>(arguments: JsonObject) -> ToolResult<T> {
+    serde_json::from_value(serde_json::Value::Object(arguments))
+        .map_err(|e| ToolError::invalid_input(format!("bad arguments: {e}")))
+}
+
+/// A successful result: `structuredContent` plus a short text for people and older clients,
+/// and any extra blocks (resource links, previews).
+pub fn success<T: Serialize>(text: String, value: &T, extra: Vec<Content>) -> CallToolResult {
+    let structured = match serde_json::to_value(value) {
+        Ok(structured) => structured,
+        Err(e) => {
+            return ToolError {
+                code: "upstream_error",
+                message: format!("could not encode the result: {e}"),
+            }
+            .into_result();
+        }
+    };
+    let mut content = vec![Content::text(text)];
+    content.extend(extra);
+    let mut result = CallToolResult::success(content);
+    result.structured_content = Some(structured);
+    result
+}
+
+/// Runs a tool body and turns its error into an `isError` result.
+pub fn finish(outcome: ToolResult<CallToolResult>) -> CallToolResult {
+    outcome.unwrap_or_else(ToolError::into_result)
+}
+
+/// A `resource_link` block for a file the tool wrote.
+pub fn file_link(file: &OutputFile) -> Content {
+    let name = std::path::Path::new(&file.path)
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.path.clone());
+    let uri = url::Url::from_file_path(&file.path)
+        .map(String::from)
+        .unwrap_or_else(|()| format!("file://{}", file.path));
+    Content::resource_link(
+        Resource::new(uri, name)
+            .with_mime_type(file.mime_type.clone())
+            .with_size(file.bytes),
+    )
+}
+
+/// Input schema for `T`, made plain for picky clients: no `["T","null"]` unions.
+pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    let schema = rmcp::handler::server::common::schema_for_input::<T>()
+        .unwrap_or_else(|e| panic!("input schema of {}: {e}", std::any::type_name::<T>()));
+    Arc::new(args::plain_schema(schema.as_ref().clone()))
+}
+
+/// Output schema for `T`, made plain the same way.
+pub fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    let schema = rmcp::handler::server::common::schema_for_output::<T>();
+    Arc::new(args::plain_schema(schema.as_ref().clone()))
+}

@@ -1,0 +1,220 @@
+//! Failure paths through the real binary: every one is a clear `isError` result with a stable
+//! code, and the server keeps serving afterwards.
+
+mod common;
+
+use aipass_fake::{Fault, FaultKind};
+use common::{Era, Options, start, start_with};
+use serde_json::json;
+
+async fn no_token_means_auth_required(era: Era) {
+    let mut options = Options::new(era);
+    options.token_scope = None;
+    let s = start_with(options).await;
+    let message = s.err("chat", json!({"prompt": "hi"})).await;
+    assert!(message.starts_with("auth_required:"), "{message}");
+    assert!(message.contains("AIPASS_ACCESS_TOKEN"), "{message}");
+    let message = s.err("balance", json!({})).await;
+    assert!(message.starts_with("auth_required:"), "{message}");
+}
+
+async fn an_expired_token_is_auth_required(era: Era) {
+    let s = start(era).await;
+    s.ok("balance", json!({})).await;
+    s.fake.expire_all_tokens();
+    let message = s.err("list_models", json!({})).await;
+    assert!(message.starts_with("auth_required:"), "{message}");
+    assert!(message.contains("401"), "{message}");
+}
+
+async fn bad_arguments_are_invalid_input(era: Era) {
+    let s = start(era).await;
+    let cases = [
+        ("chat", json!({})),
+        ("chat", json!({"prompt": "hi", "temperature": 7})),
+        ("chat", json!({"prompt": "hi", "max_tokens": "lots"})),
+        ("chat", json!({"prompt": "hi", "unknown_field": 1})),
+        ("generate_image", json!({"prompt": "x", "n": 0})),
+        ("generate_image", json!({"prompt": "x", "size": "huge"})),
+        ("generate_image", json!({"prompt": "   "})),
+        ("edit_image", json!({"prompt": "x", "images": []})),
+        ("speak", json!({"text": "x", "format": "midi"})),
+        ("embed", json!({"input": []})),
+        ("list_models", json!({"capability": "telepathy"})),
+        ("balance", json!({"refresh": "perhaps"})),
+    ];
+    for (tool, arguments) in cases {
+        let message = s.err(tool, arguments.clone()).await;
+        assert!(
+            message.starts_with("invalid_input:"),
+            "{tool} {arguments}: {message}"
+        );
+    }
+    // Nothing reached the API for any of them.
+    assert!(
+        s.fake.stats().requests.keys().all(|k| k.contains("models")),
+        "{:?}",
+        s.fake.stats()
+    );
+}
+
+async fn missing_and_wrong_files_are_invalid_input(era: Era) {
+    let s = start(era).await;
+    let missing = s.output.path().join("nope.png");
+    let message = s
+        .err("edit_image", json!({"prompt": "x", "images": [missing]}))
+        .await;
+    assert!(
+        message.starts_with("invalid_input: file not found"),
+        "{message}"
+    );
+    let text_file = s.output.path().join("notes.txt");
+    std::fs::write(&text_file, "not an image").unwrap();
+    let message = s
+        .err("chat", json!({"prompt": "x", "images": [text_file]}))
+        .await;
+    assert!(
+        message.contains("not a JPEG, PNG, GIF or WebP"),
+        "{message}"
+    );
+    let message = s.err("transcribe", json!({"file": text_file})).await;
+    assert!(
+        message.starts_with("invalid_input:") && message.contains("audio"),
+        "{message}"
+    );
+    let message = s
+        .err(
+            "chat",
+            json!({"prompt": "x", "images": ["data:image/png;base64,@@@"]}),
+        )
+        .await;
+    assert!(message.contains("base64"), "{message}");
+    let message = s
+        .err(
+            "chat",
+            json!({"prompt": "x", "images": ["ftp://example.com/a.png"]}),
+        )
+        .await;
+    assert!(message.starts_with("invalid_input:"), "{message}");
+}
+
+async fn unknown_model_points_to_list_models(era: Era) {
+    let s = start(era).await;
+    let message = s
+        .err("chat", json!({"prompt": "hi", "model": "gpt-0-imaginary"}))
+        .await;
+    assert!(message.starts_with("model_not_found:"), "{message}");
+    assert!(message.contains("list_models"), "{message}");
+    let message = s
+        .err("speak", json!({"text": "hi", "model": "gpt-5-mini"}))
+        .await;
+    assert!(
+        message.starts_with("invalid_input:"),
+        "wrong kind of model: {message}"
+    );
+}
+
+async fn upstream_errors_are_reported_and_the_server_keeps_serving(era: Era) {
+    let s = start(era).await;
+    s.fake.inject_fault(fault(
+        "/oauth2/v1/images/generations",
+        FaultKind::Status {
+            status: 500,
+            retry_after: None,
+            body: None,
+        },
+    ));
+    let message = s.err("generate_image", json!({"prompt": "x"})).await;
+    assert!(message.starts_with("upstream_error:"), "{message}");
+    assert!(message.contains("500"), "{message}");
+    assert!(message.contains("may have been charged"), "{message}");
+    assert_eq!(
+        s.fake
+            .stats()
+            .requests
+            .get("POST /oauth2/v1/images/generations"),
+        Some(&1),
+        "a paid POST is not retried"
+    );
+
+    s.fake.inject_fault(fault(
+        "/oauth2/v1/chat/completions",
+        FaultKind::Status {
+            status: 429,
+            retry_after: Some(7),
+            body: None,
+        },
+    ));
+    let message = s.err("chat", json!({"prompt": "x"})).await;
+    assert!(message.starts_with("rate_limited:"), "{message}");
+
+    s.fake.inject_fault(fault("/oauth2/v1/embeddings", FaultKind::Status {
+        status: 400,
+        retry_after: None,
+        body: Some(json!({"error": {"message": "input too long for this model", "type": "invalid_request_error"}})),
+    }));
+    let message = s.err("embed", json!({"input": "x"})).await;
+    assert!(
+        message.starts_with("invalid_input:") && message.contains("input too long"),
+        "{message}"
+    );
+
+    // After all that, everything still works.
+    let out = s.ok("chat", json!({"prompt": "still there?"})).await;
+    assert_eq!(out["finish_reason"], "stop");
+    s.ok("generate_image", json!({"prompt": "x"})).await;
+}
+
+async fn an_empty_budget_is_budget_exceeded(era: Era) {
+    let s = start(era).await;
+    s.fake.set_budget(1.0, 1.0);
+    let message = s.err("generate_image", json!({"prompt": "x"})).await;
+    assert!(message.starts_with("budget_exceeded:"), "{message}");
+    assert!(
+        message.contains("Budget exceeded"),
+        "the API's own message: {message}"
+    );
+    let balance = s.ok("balance", json!({})).await;
+    assert_eq!(balance["remaining_budget"], 0.0);
+    assert!(
+        std::fs::read_dir(s.out_dir())
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "no file written"
+    );
+}
+
+async fn unknown_tools_are_protocol_errors(era: Era) {
+    let s = start(era).await;
+    let error = s
+        .try_call("teleport", json!({}))
+        .await
+        .expect_err("unknown tool");
+    assert!(
+        error.to_string().contains("teleport")
+            || error.to_string().to_lowercase().contains("not found"),
+        "{error}"
+    );
+    s.ok("list_models", json!({})).await;
+}
+
+fn fault(path: &str, kind: FaultKind) -> Fault {
+    Fault {
+        path: Some(path.into()),
+        method: None,
+        count: 1,
+        kind,
+    }
+}
+
+both_eras!(
+    no_token_means_auth_required,
+    an_expired_token_is_auth_required,
+    bad_arguments_are_invalid_input,
+    missing_and_wrong_files_are_invalid_input,
+    unknown_model_points_to_list_models,
+    upstream_errors_are_reported_and_the_server_keeps_serving,
+    an_empty_budget_is_budget_exceeded,
+    unknown_tools_are_protocol_errors,
+);
