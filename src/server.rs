@@ -12,11 +12,12 @@ use tokio::sync::Mutex;
 use crate::api::ApiClient;
 use crate::models::ModelCatalog;
 use crate::tools::account::BalanceOutput;
+use crate::tools::video::DownloadedVideos;
 use crate::transport::TolerantTransport;
 
 /// What agents are told once, at initialize.
 const INSTRUCTIONS: &str = "AI Pass gives you many AI models through one account: chat (with vision), \
-image generation and editing, speech, transcription and embeddings. Call list_models to see what is \
+image generation and editing, video, speech, transcription and embeddings. Call list_models to see what is \
 available; every tool picks a suitable model when you omit `model`. Paid tools spend the user's AI Pass \
 budget (see balance). Generated files are saved to disk and returned as absolute paths in `files`; pass \
 `output_dir` to choose the folder. If a result starts with auth_required, show the user the sign-in URL it \
@@ -30,6 +31,7 @@ pub struct AppState {
     /// Default folder for generated files.
     pub output_dir: PathBuf,
     pub balance: Mutex<Option<(Instant, BalanceOutput)>>,
+    pub videos: DownloadedVideos,
 }
 
 /// The MCP service: cheap to clone, one per connection.
@@ -46,6 +48,7 @@ impl AipassServer {
             api,
             output_dir,
             balance: Mutex::new(None),
+            videos: DownloadedVideos::default(),
         };
         Self {
             state: Arc::new(state),
@@ -60,6 +63,7 @@ impl AipassServer {
             + Self::images_router()
             + Self::audio_router()
             + Self::embeddings_router()
+            + Self::video_router()
             + Self::account_router()
     }
 

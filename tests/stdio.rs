@@ -151,7 +151,7 @@ fn stdout_is_only_json_rpc_through_a_whole_session() {
             .as_array()
             .unwrap()
             .len(),
-        8
+        13
     );
     assert_eq!(response(&messages, 3)["result"]["isError"], false);
     assert_eq!(
@@ -198,7 +198,7 @@ fn junk_and_early_notifications_do_not_kill_the_server() {
             .as_array()
             .unwrap()
             .len(),
-        8
+        13
     );
 }
 
@@ -228,7 +228,7 @@ fn the_2026_era_works_without_initialize() {
             .as_array()
             .unwrap()
             .len(),
-        8
+        13
     );
     let balance = &response(&messages, 3)["result"];
     assert_eq!(balance["isError"], true);
@@ -262,9 +262,14 @@ fn tools_subcommand_prints_the_catalogue() {
             "edit_image",
             "embed",
             "generate_image",
+            "generate_video",
+            "get_video",
             "list_models",
+            "remix_video",
             "speak",
-            "transcribe"
+            "transcribe",
+            "vary_image",
+            "whoami"
         ]
     );
     for tool in catalogue["tools"].as_array().unwrap() {
@@ -275,7 +280,10 @@ fn tools_subcommand_prints_the_catalogue() {
             "nullable type in {tool}"
         );
         let read_only = tool["annotations"]["readOnlyHint"] == true;
-        let free = matches!(tool["name"].as_str(), Some("list_models" | "balance"));
+        let free = matches!(
+            tool["name"].as_str(),
+            Some("list_models" | "balance" | "whoami")
+        );
         assert_eq!(read_only, free, "{tool}");
     }
 }

@@ -1,4 +1,5 @@
-//! `balance`: the account's budget, used and remaining (cached a few minutes, as the API asks).
+//! `balance` (the budget, used and remaining, cached a few minutes as the API asks) and
+//! `whoami` (the signed-in user).
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,10 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ToolResult, args, finish, input_schema, output_schema, parse_args, success};
+use super::{
+    ToolError, ToolResult, args, finish, input_schema, output_schema, parse_args, success,
+};
+use crate::api::ApiError;
 use crate::server::AipassServer;
 
 /// How long a balance is shown without asking the API again.
@@ -31,6 +35,22 @@ pub struct BalanceOutput {
     pub remaining_budget: f64,
 }
 
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WhoamiArgs {}
+
+#[derive(Serialize, JsonSchema)]
+pub struct WhoamiOutput {
+    /// The user's stable id.
+    pub sub: String,
+    /// Email address, when shared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Display name, when shared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
 #[tool_router(router = account_router, vis = "pub(crate)")]
 impl AipassServer {
     #[tool(
@@ -43,9 +63,54 @@ impl AipassServer {
     async fn balance(&self, arguments: JsonObject) -> CallToolResult {
         finish(self.balance_impl(arguments).await)
     }
+
+    #[tool(
+        name = "whoami",
+        description = "Show the signed-in AI Pass user (id, email, name). Needs the profile:read scope. Free.",
+        input_schema = input_schema::<WhoamiArgs>(),
+        output_schema = output_schema::<WhoamiOutput>(),
+        annotations(title = "Signed-in user", read_only_hint = true, open_world_hint = true)
+    )]
+    async fn whoami(&self, arguments: JsonObject) -> CallToolResult {
+        finish(self.whoami_impl(arguments).await)
+    }
 }
 
 impl AipassServer {
+    async fn whoami_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
+        let _: WhoamiArgs = parse_args(arguments)?;
+        let user = match self.state.api.userinfo().await {
+            Ok(user) => user,
+            Err(ApiError::Upstream { status: 403, .. }) => {
+                return Err(ToolError {
+                    code: "auth_required",
+                    message:
+                        "this sign-in did not grant the profile:read scope, so AI Pass will not \
+                              share the user's profile; sign in again with AIPASS_SCOPES including \
+                              profile:read"
+                            .into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let field = |name: &str| user.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let output = WhoamiOutput {
+            sub: field("sub").unwrap_or_default(),
+            email: field("email"),
+            name: field("name"),
+        };
+        let text = format!(
+            "Signed in to AI Pass as {}{}",
+            output.name.as_deref().unwrap_or(&output.sub),
+            output
+                .email
+                .as_deref()
+                .map(|e| format!(" <{e}>"))
+                .unwrap_or_default()
+        );
+        Ok(success(text, &output, Vec::new()))
+    }
+
     async fn balance_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
         let args: BalanceArgs = parse_args(arguments)?;
         let mut cached = self.state.balance.lock().await;

@@ -12,7 +12,9 @@ use super::{
     success,
 };
 use crate::api::Upload;
-use crate::api::types::{ImageEditRequest, ImageGenerationRequest, ImagesResponse};
+use crate::api::types::{
+    ImageEditRequest, ImageGenerationRequest, ImageVariationRequest, ImagesResponse,
+};
 use crate::media::{self, OutputFile, VISION_MIME_TYPES};
 use crate::models::Capability;
 use crate::server::AipassServer;
@@ -52,6 +54,22 @@ pub struct EditImageArgs {
     pub output_dir: Option<String>,
 }
 
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VaryImageArgs {
+    /// The image to make variations of: a local path, http(s) URL or data: URI.
+    pub image: String,
+    /// Model id; omitted = AI Pass's default variation model.
+    pub model: Option<String>,
+    /// How many variations, 1 to 10 (default 1).
+    #[serde(default, deserialize_with = "args::opt_u32")]
+    pub n: Option<u32>,
+    /// Size as WIDTHxHEIGHT.
+    pub size: Option<String>,
+    /// Folder for the files; default AIPASS_OUTPUT_DIR.
+    pub output_dir: Option<String>,
+}
+
 #[derive(Serialize, JsonSchema)]
 pub struct ImagesOutput {
     /// The saved images.
@@ -82,6 +100,17 @@ impl AipassServer {
     )]
     async fn edit_image(&self, arguments: JsonObject) -> CallToolResult {
         finish(self.edit_image_impl(arguments).await)
+    }
+
+    #[tool(
+        name = "vary_image",
+        description = "Make variations of one image and save them as files. Returns the absolute paths (files[].path). Spends AI Pass budget.",
+        input_schema = input_schema::<VaryImageArgs>(),
+        output_schema = output_schema::<ImagesOutput>(),
+        annotations(title = "Image variations", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn vary_image(&self, arguments: JsonObject) -> CallToolResult {
+        finish(self.vary_image_impl(arguments).await)
     }
 }
 
@@ -126,18 +155,7 @@ impl AipassServer {
         let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
         let mut uploads = Vec::with_capacity(args.images.len());
         for spec in &args.images {
-            let input = media::load_input(&self.state.api, spec, media::MAX_IMAGE_BYTES).await?;
-            if !VISION_MIME_TYPES.contains(&input.mime_type.as_str()) {
-                return Err(ToolError::invalid_input(format!(
-                    "'{}' is not a JPEG, PNG, GIF or WebP image",
-                    input.file_name
-                )));
-            }
-            uploads.push(Upload {
-                file_name: upload_name(&input.file_name, &input.mime_type, uploads.len()),
-                mime_type: input.mime_type,
-                bytes: input.bytes,
-            });
+            uploads.push(self.image_upload(spec, uploads.len()).await?);
         }
         let model = self
             .state
@@ -155,6 +173,56 @@ impl AipassServer {
         let response = self.state.api.edit_images(request).await?;
         let files = self.save_images(response, &dir, prompt).await?;
         Ok(images_result(files, model))
+    }
+
+    async fn vary_image_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
+        let args: VaryImageArgs = parse_args(arguments)?;
+        let spec = required_text(&args.image, "image")?;
+        let n = args.n.unwrap_or(1);
+        if !(1..=MAX_IMAGES).contains(&n) {
+            return Err(ToolError::invalid_input(format!(
+                "n must be 1 to {MAX_IMAGES}"
+            )));
+        }
+        let size = checked_size(args.size.as_deref())?;
+        let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
+        let image = self.image_upload(spec, 0).await?;
+        let description = format!("variation of {}", image.file_name);
+        let model = args
+            .model
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned);
+        let request = ImageVariationRequest {
+            model: model.clone(),
+            image,
+            size,
+            n: Some(n),
+            response_format: Some("b64_json".into()),
+        };
+        let response = self.state.api.image_variations(request).await?;
+        let files = self.save_images(response, &dir, &description).await?;
+        Ok(images_result(
+            files,
+            model.unwrap_or_else(|| "default".into()),
+        ))
+    }
+
+    /// Loads an input image for upload, checking it is a JPEG, PNG, GIF or WebP.
+    async fn image_upload(&self, spec: &str, index: usize) -> ToolResult<Upload> {
+        let input = media::load_input(&self.state.api, spec, media::MAX_IMAGE_BYTES).await?;
+        if !VISION_MIME_TYPES.contains(&input.mime_type.as_str()) {
+            return Err(ToolError::invalid_input(format!(
+                "'{}' is not a JPEG, PNG, GIF or WebP image",
+                input.file_name
+            )));
+        }
+        Ok(Upload {
+            file_name: upload_name(&input.file_name, &input.mime_type, index),
+            mime_type: input.mime_type,
+            bytes: input.bytes,
+        })
     }
 
     /// Saves every image of an answer, whether it came as `b64_json` or as a `url`.

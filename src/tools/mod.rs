@@ -7,6 +7,8 @@ pub mod chat;
 pub mod embeddings;
 pub mod images;
 pub mod models;
+pub mod progress;
+pub mod video;
 
 use std::sync::Arc;
 

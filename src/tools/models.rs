@@ -16,6 +16,8 @@ pub struct ListModelsArgs {
     pub capability: Option<Capability>,
     /// Only ids containing this text (case-insensitive).
     pub search: Option<String>,
+    /// One model's id: show its details from AI Pass.
+    pub id: Option<String>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -29,13 +31,16 @@ pub struct ModelEntry {
 #[derive(Serialize, JsonSchema)]
 pub struct ListModelsOutput {
     pub models: Vec<ModelEntry>,
+    /// With `id`: everything AI Pass says about that model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[tool_router(router = models_router, vis = "pub(crate)")]
 impl AipassServer {
     #[tool(
         name = "list_models",
-        description = "List the AI models this AI Pass account can use now, each with its capability (chat, image, image_edit, tts, transcription, embedding, video, other). Filter by capability or by text in the id. Free.",
+        description = "List the AI models this AI Pass account can use now, each with its capability (chat, image, image_edit, tts, transcription, embedding, video, other). Filter by capability or by text in the id; give `id` for one model's details. Free.",
         input_schema = input_schema::<ListModelsArgs>(),
         output_schema = output_schema::<ListModelsOutput>(),
         annotations(title = "List AI models", read_only_hint = true, open_world_hint = true)
@@ -48,6 +53,14 @@ impl AipassServer {
 impl AipassServer {
     async fn list_models_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
         let args: ListModelsArgs = parse_args(arguments)?;
+        if let Some(id) = args
+            .id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+        {
+            return self.model_details(id).await;
+        }
         let search = args.search.as_deref().map(str::to_lowercase);
         let ids = self.state.models.ids().await?;
         let models: Vec<ModelEntry> = ids
@@ -72,6 +85,33 @@ impl AipassServer {
                 .collect();
             format!("{} models: {}", models.len(), lines.join(", "))
         };
-        Ok(success(text, &ListModelsOutput { models }, Vec::new()))
+        let output = ListModelsOutput {
+            models,
+            details: None,
+        };
+        Ok(success(text, &output, Vec::new()))
+    }
+
+    async fn model_details(&self, id: &str) -> ToolResult<CallToolResult> {
+        let model = self.state.api.get_model(id).await?;
+        let capability = classify(&model.id);
+        let details = match serde_json::to_value(&model) {
+            Ok(serde_json::Value::Object(details)) => details,
+            _ => serde_json::Map::new(),
+        };
+        let text = format!(
+            "{} ({}): {}",
+            model.id,
+            capability.as_str(),
+            serde_json::Value::Object(details.clone())
+        );
+        let output = ListModelsOutput {
+            models: vec![ModelEntry {
+                id: model.id,
+                capability,
+            }],
+            details: Some(details),
+        };
+        Ok(success(text, &output, Vec::new()))
     }
 }
