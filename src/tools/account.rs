@@ -3,11 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::progress::{Activity, supervise};
 use super::{
     ToolError, ToolResult, args, finish, input_schema, output_schema, parse_args, success,
 };
@@ -60,8 +63,13 @@ impl AipassServer {
         output_schema = output_schema::<BalanceOutput>(),
         annotations(title = "Budget and balance", read_only_hint = true, open_world_hint = true)
     )]
-    async fn balance(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.balance_impl(arguments).await)
+    async fn balance(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("balance");
+        finish(supervise(&context, &activity, self.balance_impl(arguments)).await)
     }
 
     #[tool(
@@ -71,8 +79,13 @@ impl AipassServer {
         output_schema = output_schema::<WhoamiOutput>(),
         annotations(title = "Signed-in user", read_only_hint = true, open_world_hint = true)
     )]
-    async fn whoami(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.whoami_impl(arguments).await)
+    async fn whoami(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("whoami");
+        finish(supervise(&context, &activity, self.whoami_impl(arguments)).await)
     }
 }
 

@@ -53,9 +53,37 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<boo
 /// Rewrites a generated schema so every client accepts it: `"type": ["string", "null"]`
 /// becomes `"type": "string"`, and `anyOf: [X, {"type": "null"}]` becomes `X`
 /// (optional fields are simply not required).
+/// `$schema` and number `format`s are dropped too: they cost catalogue bytes and no client
+/// needs them.
 pub fn plain_schema(mut schema: JsonObject) -> JsonObject {
     strip_nulls(&mut schema);
+    schema.remove("$schema");
+    strip_key(&mut schema, "format");
     schema
+}
+
+/// Removes `key` from every schema object in the tree (not from `properties` maps, whose keys
+/// are field names).
+pub fn strip_key(object: &mut JsonObject, key: &str) {
+    object.remove(key);
+    for (name, value) in object.iter_mut() {
+        match value {
+            Value::Object(child) if name == "properties" || name == "$defs" => {
+                for schema in child.values_mut() {
+                    if let Value::Object(schema) = schema {
+                        strip_key(schema, key);
+                    }
+                }
+            }
+            Value::Object(child) => strip_key(child, key),
+            Value::Array(items) => items.iter_mut().for_each(|item| {
+                if let Value::Object(child) = item {
+                    strip_key(child, key);
+                }
+            }),
+            _ => {}
+        }
+    }
 }
 
 fn strip_nulls(object: &mut JsonObject) {

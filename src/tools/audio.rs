@@ -1,11 +1,14 @@
 //! `speak` (text to speech, saved to a file) and `transcribe` (speech to text).
 
+use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::images::required_text;
+use super::progress::{Activity, supervise};
 use super::{
     ToolError, ToolResult, file_link, finish, input_schema, output_schema, parse_args, success,
 };
@@ -109,8 +112,13 @@ impl AipassServer {
         output_schema = output_schema::<SpeakOutput>(),
         annotations(title = "Text to speech", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn speak(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.speak_impl(arguments).await)
+    async fn speak(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("speak");
+        finish(supervise(&context, &activity, self.speak_impl(arguments)).await)
     }
 
     #[tool(
@@ -120,8 +128,13 @@ impl AipassServer {
         output_schema = output_schema::<TranscribeOutput>(),
         annotations(title = "Speech to text", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn transcribe(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.transcribe_impl(arguments).await)
+    async fn transcribe(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("transcribe");
+        finish(supervise(&context, &activity, self.transcribe_impl(arguments)).await)
     }
 }
 

@@ -1,10 +1,13 @@
 //! `chat`: a chat completion from any chat model, with images for vision; streamed from the API.
 
+use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::progress::{Activity, supervise};
 use super::{
     ToolError, ToolResult, args, finish, input_schema, output_schema, parse_args, success,
 };
@@ -84,13 +87,22 @@ impl AipassServer {
         output_schema = output_schema::<ChatOutput>(),
         annotations(title = "Chat with a model", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn chat(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.chat_impl(arguments).await)
+    async fn chat(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("chat");
+        finish(supervise(&context, &activity, self.chat_impl(arguments, &activity)).await)
     }
 }
 
 impl AipassServer {
-    async fn chat_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
+    async fn chat_impl(
+        &self,
+        arguments: JsonObject,
+        activity: &Activity,
+    ) -> ToolResult<CallToolResult> {
         let args: ChatArgs = parse_args(arguments)?;
         if args.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
             return Err(ToolError::invalid_input(
@@ -125,7 +137,9 @@ impl AipassServer {
         let reply = self
             .state
             .api
-            .chat_stream(&request, &mut |_delta: &str| {})
+            .chat_stream(&request, &mut |delta: &str| {
+                activity.add_characters(delta.chars().count())
+            })
             .await?;
         let finish_reason = if reply.complete {
             reply.finish_reason.unwrap_or_else(|| "stop".into())

@@ -1,11 +1,14 @@
 //! `embed`: embedding vectors for one or more texts, written to a JSON file (never inline: they
 //! would flood the agent's context).
 
+use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::progress::{Activity, supervise};
 use super::{
     ToolError, ToolResult, file_link, finish, input_schema, output_schema, parse_args, success,
 };
@@ -65,8 +68,13 @@ impl AipassServer {
         output_schema = output_schema::<EmbedOutput>(),
         annotations(title = "Embed texts", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn embed(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.embed_impl(arguments).await)
+    async fn embed(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("embed");
+        finish(supervise(&context, &activity, self.embed_impl(arguments)).await)
     }
 }
 

@@ -2,11 +2,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::progress::{Activity, supervise};
 use super::{
     ToolError, ToolResult, args, file_link, finish, input_schema, output_schema, parse_args,
     success,
@@ -87,8 +90,13 @@ impl AipassServer {
         output_schema = output_schema::<ImagesOutput>(),
         annotations(title = "Generate images", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn generate_image(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.generate_image_impl(arguments).await)
+    async fn generate_image(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("generate_image");
+        finish(supervise(&context, &activity, self.generate_image_impl(arguments)).await)
     }
 
     #[tool(
@@ -98,8 +106,13 @@ impl AipassServer {
         output_schema = output_schema::<ImagesOutput>(),
         annotations(title = "Edit images", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn edit_image(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.edit_image_impl(arguments).await)
+    async fn edit_image(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("edit_image");
+        finish(supervise(&context, &activity, self.edit_image_impl(arguments)).await)
     }
 
     #[tool(
@@ -109,8 +122,13 @@ impl AipassServer {
         output_schema = output_schema::<ImagesOutput>(),
         annotations(title = "Image variations", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn vary_image(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.vary_image_impl(arguments).await)
+    async fn vary_image(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("vary_image");
+        finish(supervise(&context, &activity, self.vary_image_impl(arguments)).await)
     }
 }
 

@@ -111,8 +111,12 @@ pub fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     Arc::new(args::plain_schema(schema.as_ref().clone()))
 }
 
-/// Output schema for `T`, made plain the same way.
+/// Output schema for `T`, made plain the same way and without descriptions: every
+/// catalogue entry is read into every agent session, and the tool's description and the
+/// result's text already say what comes back.
 pub fn output_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     let schema = rmcp::handler::server::common::schema_for_output::<T>();
-    Arc::new(args::plain_schema(schema.as_ref().clone()))
+    let mut plain = args::plain_schema(schema.as_ref().clone());
+    args::strip_key(&mut plain, "description");
+    Arc::new(plain)
 }

@@ -1,10 +1,13 @@
 //! `list_models`: the models available now, by capability.
 
+use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::progress::{Activity, supervise};
 use super::{ToolResult, finish, input_schema, output_schema, parse_args, success};
 use crate::models::{Capability, classify};
 use crate::server::AipassServer;
@@ -45,8 +48,13 @@ impl AipassServer {
         output_schema = output_schema::<ListModelsOutput>(),
         annotations(title = "List AI models", read_only_hint = true, open_world_hint = true)
     )]
-    async fn list_models(&self, arguments: JsonObject) -> CallToolResult {
-        finish(self.list_models_impl(arguments).await)
+    async fn list_models(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let activity = Activity::new("list_models");
+        finish(supervise(&context, &activity, self.list_models_impl(arguments)).await)
     }
 }
 

@@ -1,8 +1,14 @@
-//! Progress notifications for slow tool calls (sent only when the request carries a token).
+//! Progress notifications for slow tool calls (sent only when the request carries a token)
+//! and cancellation of the work behind them.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use rmcp::RoleServer;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
+
+use super::{ToolError, ToolResult};
 
 /// Reports increasing progress with a human message to the client that asked for it.
 pub struct Progress {
@@ -32,6 +38,83 @@ impl Progress {
         }
         if let Err(e) = self.context.peer.notify_progress(param).await {
             tracing::debug!("progress notification not sent: {e}");
+        }
+    }
+}
+
+/// Runs a tool's work while keeping the client informed and honouring cancellation:
+/// a progress message every few seconds (when the request carries a progress token), and
+/// on `notifications/cancelled` the work is dropped at once, which closes its upstream
+/// HTTP connection.
+pub async fn supervise<T>(
+    context: &RequestContext<RoleServer>,
+    activity: &Activity,
+    work: impl Future<Output = ToolResult<T>>,
+) -> ToolResult<T> {
+    let started = Instant::now();
+    let mut progress = Progress::new(context);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TICK, TICK);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            outcome = &mut work => return outcome,
+            _ = context.ct.cancelled() => {
+                return Err(ToolError {
+                    code: "cancelled",
+                    message: "the call was cancelled; nothing was saved".into(),
+                });
+            }
+            _ = ticker.tick() => {
+                progress.report(activity.describe(started.elapsed()), None).await;
+            }
+        }
+    }
+}
+
+/// First progress message after this long, then one every `TICK` (hosts want one at least
+/// every 5 s to keep a call alive).
+const FIRST_TICK: Duration = Duration::from_secs(1);
+const TICK: Duration = Duration::from_secs(3);
+
+/// What a running tool call is doing, for its progress messages.
+pub struct Activity {
+    label: &'static str,
+    characters: AtomicUsize,
+    sign_in_url: std::sync::Mutex<Option<String>>,
+}
+
+impl Activity {
+    pub fn new(label: &'static str) -> Self {
+        Self {
+            label,
+            characters: AtomicUsize::new(0),
+            sign_in_url: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Counts streamed text as it arrives.
+    pub fn add_characters(&self, count: usize) {
+        self.characters.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Notes that the call waits for the user to sign in at this URL.
+    pub fn waiting_for_sign_in(&self, url: Option<String>) {
+        if let Ok(mut slot) = self.sign_in_url.lock() {
+            *slot = url;
+        }
+    }
+
+    fn describe(&self, elapsed: Duration) -> String {
+        let seconds = elapsed.as_secs();
+        if let Some(url) = self.sign_in_url.lock().ok().and_then(|u| u.clone()) {
+            return format!(
+                "{}: waiting for you to sign in to AI Pass at {url} ({seconds} s)",
+                self.label
+            );
+        }
+        match self.characters.load(Ordering::Relaxed) {
+            0 => format!("{}: waiting for AI Pass ({seconds} s)", self.label),
+            n => format!("{}: {n} characters received ({seconds} s)", self.label),
         }
     }
 }

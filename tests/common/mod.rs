@@ -8,10 +8,13 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use aipass_fake::{FakeConfig, FakeServer};
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ProgressNotificationParam, ProtocolVersion,
+};
+use rmcp::service::NotificationContext;
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
@@ -58,11 +61,28 @@ macro_rules! both_eras {
     };
 }
 
+/// The test's MCP client: records every progress notification it receives.
+#[derive(Clone, Default)]
+pub struct TestClient {
+    pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for TestClient {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params);
+    }
+}
+
 /// A running fake, a running server binary and a connected client.
 pub struct Session {
     pub fake: FakeServer,
     pub output: tempfile::TempDir,
-    pub client: RunningService<RoleClient, ()>,
+    pub client: RunningService<RoleClient, TestClient>,
+    pub handler: TestClient,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -134,14 +154,17 @@ pub async fn start_with(options: Options) -> Session {
             }
         });
     }
-    let client =
-        ().serve_with_lifecycle(transport, options.era.lifecycle())
-            .await
-            .expect("client connects");
+    let handler = TestClient::default();
+    let client = handler
+        .clone()
+        .serve_with_lifecycle(transport, options.era.lifecycle())
+        .await
+        .expect("client connects");
     Session {
         fake,
         output,
         client,
+        handler,
         stderr,
     }
 }
@@ -192,6 +215,17 @@ impl Session {
             text(&result)
         );
         text(&result)
+    }
+
+    /// The progress messages received so far.
+    pub fn progress_messages(&self) -> Vec<String> {
+        self.handler
+            .progress
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.message.clone())
+            .collect()
     }
 
     pub fn stderr(&self) -> String {

@@ -1,0 +1,159 @@
+//! How the tools feel in a host: progress while slow, cancellation that reaches upstream and
+//! leaves no file, and a catalogue that is small, plain and reviewed.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use aipass_fake::{Fault, FaultKind};
+use common::{Era, start};
+use serde_json::{Value, json};
+
+async fn a_slow_chat_stream_reports_progress(era: Era) {
+    let s = start(era).await;
+    s.fake.set_stream_chunk_delay(Duration::from_millis(250));
+    let prompt = "Tell me, slowly and in many words, everything about progress notifications";
+    let out = s.ok("chat", json!({"prompt": prompt})).await;
+    assert_eq!(out["finish_reason"], "stop");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let messages = s.progress_messages();
+    assert!(!messages.is_empty(), "no progress during a ~2 s stream");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("chat: ") && m.contains("characters received")),
+        "{messages:?}"
+    );
+    let values: Vec<f64> = s
+        .handler
+        .progress
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.progress)
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[0] < w[1]),
+        "progress must increase: {values:?}"
+    );
+}
+
+async fn cancelling_a_chat_closes_the_upstream_stream(era: Era) {
+    let s = start(era).await;
+    s.fake.set_stream_chunk_delay(Duration::from_millis(300));
+    let call = s.call(
+        "chat",
+        json!({"prompt": "a long answer, please, with many many words in it"}),
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(700), call)
+            .await
+            .is_err()
+    );
+    let mut closed = 0;
+    for _ in 0..30 {
+        closed = s.fake.stats().connections_closed_early;
+        if closed > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(closed, 1, "the fake saw the connection close");
+    s.fake.set_stream_chunk_delay(Duration::ZERO);
+    s.ok("chat", json!({"prompt": "still serving?"})).await;
+}
+
+async fn a_cancelled_image_call_writes_nothing(era: Era) {
+    let s = start(era).await;
+    s.fake.inject_fault(Fault {
+        path: Some("/oauth2/v1/images/generations".into()),
+        method: None,
+        count: 1,
+        kind: FaultKind::Delay { ms: 2000 },
+    });
+    let call = s.call("generate_image", json!({"prompt": "never mind"}));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), call)
+            .await
+            .is_err()
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let written = std::fs::read_dir(s.out_dir())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(written, 0, "a cancelled call left a file");
+    assert_eq!(s.fake.stats().connections_closed_early, 1);
+}
+
+both_eras!(
+    a_slow_chat_stream_reports_progress,
+    cancelling_a_chat_closes_the_upstream_stream,
+    a_cancelled_image_call_writes_nothing,
+);
+
+fn catalogue() -> (String, Value) {
+    let output = Command::new(common::binary())
+        .arg("tools")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let value = serde_json::from_str(&text).unwrap();
+    (text, value)
+}
+
+#[test]
+fn the_catalogue_matches_its_reviewed_snapshot() {
+    let (text, _) = catalogue();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/snapshots/catalogue.json"
+    );
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, &text).unwrap();
+    }
+    let reviewed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        text == reviewed,
+        "the tool catalogue changed: review it, then run UPDATE_SNAPSHOTS=1 cargo test --test agent_experience"
+    );
+}
+
+#[test]
+fn the_catalogue_is_small_and_plain() {
+    let (_, catalogue) = catalogue();
+    let compact = serde_json::to_string(&catalogue).unwrap();
+    assert!(
+        compact.len() < 16 * 1024,
+        "tools/list is {} bytes",
+        compact.len()
+    );
+    for tool in catalogue["tools"].as_array().unwrap() {
+        let name = tool["name"].as_str().unwrap();
+        let description = tool["description"].as_str().unwrap();
+        assert!(
+            description.len() <= 400,
+            "{name}: {} chars",
+            description.len()
+        );
+        for schema in [&tool["inputSchema"], &tool["outputSchema"]] {
+            let root = schema.as_object().unwrap();
+            for combinator in ["anyOf", "oneOf", "allOf"] {
+                assert!(
+                    !root.contains_key(combinator),
+                    "{name}: {combinator} at the root"
+                );
+            }
+            assert!(
+                !schema.to_string().contains("\"null\""),
+                "{name}: nullable type"
+            );
+        }
+        let paid = !matches!(name, "list_models" | "balance" | "whoami" | "get_video");
+        assert_eq!(
+            description.contains("Spends AI Pass budget"),
+            paid,
+            "{name}"
+        );
+    }
+}
