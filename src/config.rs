@@ -62,6 +62,19 @@ pub struct Settings {
     #[arg(long, env = "AIPASS_REQUEST_TIMEOUT", default_value = "300", value_parser = parse_seconds, global = true)]
     pub request_timeout: Duration,
 
+    /// Inline previews in results: `auto` (small, within AIPASS_INLINE_BUDGET) or `never`.
+    #[arg(long, env = "AIPASS_INLINE", value_enum, default_value_t = InlineMode::Auto, global = true)]
+    pub inline: InlineMode,
+
+    /// Bytes of base64 previews one result may carry in all.
+    #[arg(
+        long,
+        env = "AIPASS_INLINE_BUDGET",
+        default_value_t = 700_000,
+        global = true
+    )]
+    pub inline_budget: usize,
+
     /// Log filter for stderr (tracing syntax: error, warn, info, debug, trace).
     #[arg(long, env = "AIPASS_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -78,7 +91,24 @@ pub enum TokenStoreMode {
     File,
 }
 
+/// Whether results carry inline previews.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InlineMode {
+    /// Small previews, within the budget.
+    Auto,
+    /// Paths only.
+    Never,
+}
+
 impl Settings {
+    /// Bytes of inline previews a result may carry; 0 means none.
+    pub fn preview_budget(&self) -> usize {
+        match self.inline {
+            InlineMode::Auto => self.inline_budget,
+            InlineMode::Never => 0,
+        }
+    }
+
     /// The folder for generated files when a call names none.
     pub fn default_output_dir(&self) -> PathBuf {
         self.output_dir.clone().unwrap_or_else(default_output_dir)

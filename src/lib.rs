@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod config;
 pub mod media;
 pub mod models;
+pub mod preview;
 pub mod server;
 pub mod tools;
 pub mod transport;

@@ -123,7 +123,8 @@ fn run_server(settings: Settings) -> ExitCode {
     api_settings.request_timeout = settings.request_timeout;
     let tokens = Arc::new(StaticTokenProvider::new(config::access_token_from_env()));
     let api = ApiClient::new(api_settings, tokens);
-    let server = AipassServer::new(api, settings.default_output_dir());
+    let server = AipassServer::new(api, settings.default_output_dir())
+        .with_preview_budget(settings.preview_budget());
     match runtime.block_on(serve_stdio(server)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -24,6 +24,9 @@ budget (see balance). Generated files are saved to disk and returned as absolute
 gives. Errors start with a stable code (invalid_input, model_not_found, budget_exceeded, rate_limited, \
 upstream_error, timeout).";
 
+/// Inline preview bytes per result unless configured (about 700 KB of base64).
+const DEFAULT_PREVIEW_BUDGET: usize = 700_000;
+
 /// Everything the tools share.
 pub struct AppState {
     pub api: ApiClient,
@@ -32,6 +35,8 @@ pub struct AppState {
     pub output_dir: PathBuf,
     pub balance: Mutex<Option<(Instant, BalanceOutput)>>,
     pub videos: DownloadedVideos,
+    /// Bytes of base64 previews one result may carry; 0 = none.
+    pub preview_budget: usize,
 }
 
 /// The MCP service: cheap to clone, one per connection.
@@ -49,11 +54,20 @@ impl AipassServer {
             output_dir,
             balance: Mutex::new(None),
             videos: DownloadedVideos::default(),
+            preview_budget: DEFAULT_PREVIEW_BUDGET,
         };
         Self {
             state: Arc::new(state),
             tool_router: Self::router(),
         }
+    }
+
+    /// Sets the inline preview budget (AIPASS_INLINE, AIPASS_INLINE_BUDGET). Call before serving.
+    pub fn with_preview_budget(mut self, bytes: usize) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.preview_budget = bytes;
+        }
+        self
     }
 
     /// All tool families, added together.

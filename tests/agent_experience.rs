@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use aipass_fake::{Fault, FaultKind};
-use common::{Era, start};
+use common::{Era, Options, start, start_with};
 use serde_json::{Value, json};
 
 async fn a_slow_chat_stream_reports_progress(era: Era) {
@@ -86,7 +86,89 @@ async fn a_cancelled_image_call_writes_nothing(era: Era) {
     assert_eq!(s.fake.stats().connections_closed_early, 1);
 }
 
+async fn image_results_carry_previews_within_the_budget(era: Era) {
+    let s = start(era).await;
+    let result = s
+        .call(
+            "generate_image",
+            json!({"prompt": "four previews", "n": 4, "size": "1536x1536"}),
+        )
+        .await;
+    let images: Vec<Value> = result
+        .content
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap())
+        .filter(|c| c["type"] == "image")
+        .collect();
+    assert_eq!(images.len(), 4);
+    let inline: usize = images
+        .iter()
+        .map(|i| i["data"].as_str().unwrap().len())
+        .sum();
+    assert!(inline <= 700_000, "{inline} bytes inline");
+    let whole = serde_json::to_string(&result).unwrap().len();
+    assert!(whole < 1024 * 1024, "result is {whole} bytes");
+    eprintln!("4-image result: {whole} bytes, {inline} of them inline previews");
+    let links = result
+        .content
+        .iter()
+        .filter(|c| c.as_resource_link().is_some())
+        .count();
+    assert_eq!(links, 4);
+
+    let speech = s.call("speak", json!({"text": "short and small"})).await;
+    let audio = speech
+        .content
+        .iter()
+        .filter(|c| serde_json::to_value(c).unwrap()["type"] == "audio")
+        .count();
+    assert_eq!(audio, 1, "small audio is inlined");
+}
+
+async fn previews_can_be_turned_off(era: Era) {
+    let mut options = Options::new(era);
+    options
+        .extra_env
+        .push(("AIPASS_INLINE".into(), "never".into()));
+    let s = start_with(options).await;
+    let result = s
+        .call("generate_image", json!({"prompt": "no preview"}))
+        .await;
+    assert!(result.content.iter().all(|c| c.as_image().is_none()));
+    assert_eq!(
+        result
+            .content
+            .iter()
+            .filter(|c| c.as_resource_link().is_some())
+            .count(),
+        1
+    );
+}
+
+async fn a_long_transcript_goes_to_a_file(era: Era) {
+    let s = start(era).await;
+    let long_text = "word ".repeat(6000);
+    let audio = s.output.path().join("long.flac");
+    std::fs::write(
+        &audio,
+        [
+            b"fLaC".as_slice(),
+            b"AIPASS-FAKE-TEXT:",
+            long_text.as_bytes(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let out = s.ok("transcribe", json!({"file": audio})).await;
+    let paths = common::files(&out);
+    assert_eq!(std::fs::read_to_string(&paths[0]).unwrap(), long_text);
+    assert_eq!(out["text"].as_str().unwrap().chars().count(), 2000);
+}
+
 both_eras!(
+    image_results_carry_previews_within_the_budget,
+    previews_can_be_turned_off,
+    a_long_transcript_goes_to_a_file,
     a_slow_chat_stream_reports_progress,
     cancelling_a_chat_closes_the_upstream_stream,
     a_cancelled_image_call_writes_nothing,

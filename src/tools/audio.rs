@@ -16,6 +16,7 @@ use crate::api::Upload;
 use crate::api::types::{SpeechRequest, TranscriptionRequest};
 use crate::media::{self, OutputFile};
 use crate::models::Capability;
+use crate::preview;
 use crate::server::AipassServer;
 
 /// Longest text one speech request takes (the usual upstream limit).
@@ -93,15 +94,24 @@ pub struct TranscribeArgs {
     pub model: Option<String>,
     /// Spoken language as an ISO-639-1 code, e.g. en; omitted = detected.
     pub language: Option<String>,
+    /// Folder for a long transcript's file; default AIPASS_OUTPUT_DIR.
+    pub output_dir: Option<String>,
 }
 
 #[derive(Serialize, JsonSchema)]
 pub struct TranscribeOutput {
-    /// The transcript.
+    /// The transcript (its beginning, when it was long and saved to a file).
     pub text: String,
     /// The model used.
     pub model: String,
+    /// A long transcript's full text, as a .txt file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<OutputFile>,
 }
+
+/// Transcripts longer than this go to a file, with this much shown inline.
+const LONG_TRANSCRIPT_CHARS: usize = 20_000;
+const INLINE_TRANSCRIPT_CHARS: usize = 2_000;
 
 #[tool_router(router = audio_router, vis = "pub(crate)")]
 impl AipassServer {
@@ -169,9 +179,11 @@ impl AipassServer {
         }
         let base = media::base_name("speech", text);
         let mime = format.mime_type();
+        let inline = preview::audio_preview(&audio.bytes, mime, self.state.preview_budget);
         let file = media::save_new_file(&dir, &base, format.extension(), mime, audio.bytes).await?;
         let text = format!("Saved speech from {model}: {}", file.path);
-        let links = vec![file_link(&file)];
+        let mut links = vec![file_link(&file)];
+        links.extend(inline);
         Ok(success(
             text,
             &SpeakOutput {
@@ -208,6 +220,7 @@ impl AipassServer {
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(str::to_owned);
+        let audio_name = audio.file_name.clone();
         let request = TranscriptionRequest {
             model: model.clone(),
             file: Upload {
@@ -218,14 +231,41 @@ impl AipassServer {
             language,
         };
         let transcript = self.state.api.transcribe(request).await?;
-        let text = transcript.text.clone();
-        Ok(success(
-            text,
-            &TranscribeOutput {
-                text: transcript.text,
+        if transcript.text.chars().count() <= LONG_TRANSCRIPT_CHARS {
+            let output = TranscribeOutput {
+                text: transcript.text.clone(),
                 model,
-            },
-            Vec::new(),
-        ))
+                files: Vec::new(),
+            };
+            return Ok(success(transcript.text, &output, Vec::new()));
+        }
+        // A long transcript would flood the agent's context: save it, show the beginning.
+        let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
+        let base = media::base_name("transcript", &audio_name);
+        let file = media::save_new_file(
+            &dir,
+            &base,
+            "txt",
+            "text/plain",
+            transcript.text.clone().into_bytes(),
+        )
+        .await?;
+        let beginning: String = transcript
+            .text
+            .chars()
+            .take(INLINE_TRANSCRIPT_CHARS)
+            .collect();
+        let text = format!(
+            "{beginning}…\n\n[transcript of {} characters; the full text is in {}]",
+            transcript.text.chars().count(),
+            file.path
+        );
+        let links = vec![file_link(&file)];
+        let output = TranscribeOutput {
+            text: beginning,
+            model,
+            files: vec![file],
+        };
+        Ok(success(text, &output, links))
     }
 }

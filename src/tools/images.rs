@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::model::{CallToolResult, ContentBlock as Content, JsonObject};
 use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -20,6 +20,7 @@ use crate::api::types::{
 };
 use crate::media::{self, OutputFile, VISION_MIME_TYPES};
 use crate::models::Capability;
+use crate::preview;
 use crate::server::AipassServer;
 
 /// Images one call may ask for or send.
@@ -158,7 +159,7 @@ impl AipassServer {
         };
         let response = self.state.api.generate_images(&request).await?;
         let files = self.save_images(response, &dir, prompt).await?;
-        Ok(images_result(files, model))
+        Ok(self.images_result(files, model).await)
     }
 
     async fn edit_image_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
@@ -190,7 +191,7 @@ impl AipassServer {
         };
         let response = self.state.api.edit_images(request).await?;
         let files = self.save_images(response, &dir, prompt).await?;
-        Ok(images_result(files, model))
+        Ok(self.images_result(files, model).await)
     }
 
     async fn vary_image_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
@@ -221,10 +222,9 @@ impl AipassServer {
         };
         let response = self.state.api.image_variations(request).await?;
         let files = self.save_images(response, &dir, &description).await?;
-        Ok(images_result(
-            files,
-            model.unwrap_or_else(|| "default".into()),
-        ))
+        Ok(self
+            .images_result(files, model.unwrap_or_else(|| "default".into()))
+            .await)
     }
 
     /// Loads an input image for upload, checking it is a JPEG, PNG, GIF or WebP.
@@ -286,8 +286,22 @@ impl AipassServer {
     }
 }
 
-fn images_result(files: Vec<OutputFile>, model: String) -> CallToolResult {
-    let links = files.iter().map(file_link).collect();
+impl AipassServer {
+    /// The result for saved images: paths, resource links and previews within the budget.
+    async fn images_result(&self, files: Vec<OutputFile>, model: String) -> CallToolResult {
+        let budget = self.state.preview_budget;
+        let for_previews = files.clone();
+        let previews =
+            tokio::task::spawn_blocking(move || preview::image_previews(&for_previews, budget))
+                .await
+                .unwrap_or_default();
+        images_result(files, model, previews)
+    }
+}
+
+fn images_result(files: Vec<OutputFile>, model: String, previews: Vec<Content>) -> CallToolResult {
+    let mut links: Vec<Content> = files.iter().map(file_link).collect();
+    links.extend(previews);
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let text = format!(
         "Saved {} image(s) from {model}: {}",
