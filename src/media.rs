@@ -44,12 +44,21 @@ pub struct InputMedia {
     pub file_name: String,
 }
 
-/// Where relative paths are resolved: the working directory, unless it is `/`
-/// (Claude Desktop starts servers there, where a relative path is surely a mistake).
+tokio::task_local! {
+    /// The client's first root for the current tool call, when it gave one.
+    pub static CLIENT_ROOT: Option<PathBuf>;
+}
+
+/// Where relative paths are resolved: the client's first root, else the working directory,
+/// unless that is `/` (Claude Desktop starts servers there, where a relative path is surely a
+/// mistake).
 pub fn resolve_path(spec: &str) -> ToolResult<PathBuf> {
     let path = PathBuf::from(spec);
     if path.is_absolute() {
         return Ok(path);
+    }
+    if let Ok(Some(root)) = CLIENT_ROOT.try_with(Clone::clone) {
+        return Ok(root.join(path));
     }
     let cwd = std::env::current_dir().map_err(|e| {
         ToolError::invalid_input(format!("cannot resolve relative path '{spec}': {e}"))

@@ -165,7 +165,39 @@ async fn a_long_transcript_goes_to_a_file(era: Era) {
     assert_eq!(out["text"].as_str().unwrap().chars().count(), 2000);
 }
 
+async fn relative_paths_follow_the_clients_first_root(era: Era) {
+    let s = start(era).await;
+    let root = s.output.path().join("project");
+    std::fs::create_dir_all(&root).unwrap();
+    common::write_png(&root.join("input.png"), 64, 64);
+    s.handler
+        .roots
+        .lock()
+        .unwrap()
+        .push(url::Url::from_directory_path(&root).unwrap().to_string());
+    let result = s
+        .call(
+            "edit_image",
+            json!({"prompt": "x", "images": ["input.png"], "output_dir": "art"}),
+        )
+        .await;
+    match era {
+        // Roots are a server-to-client request, which only the 2025-11-25 era has.
+        Era::Initialize => {
+            let out = result.structured_content.expect("edit succeeds");
+            let paths = common::files(&out);
+            assert!(paths[0].starts_with(root.join("art")), "{paths:?}");
+        }
+        // Without roots, relative paths resolve against the working directory.
+        Era::Discover => {
+            assert_eq!(result.is_error, Some(true));
+            assert!(common::text(&result).contains("file not found"));
+        }
+    }
+}
+
 both_eras!(
+    relative_paths_follow_the_clients_first_root,
     image_results_carry_previews_within_the_budget,
     previews_can_be_turned_off,
     a_long_transcript_goes_to_a_file,

@@ -1,6 +1,7 @@
 //! Progress notifications for slow tool calls (sent only when the request carries a token)
 //! and cancellation of the work behind them.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 
 use super::{ToolError, ToolResult};
+use crate::media;
 
 /// Reports increasing progress with a human message to the client that asked for it.
 pub struct Progress {
@@ -51,6 +53,8 @@ pub async fn supervise<T>(
     activity: &Activity,
     work: impl Future<Output = ToolResult<T>>,
 ) -> ToolResult<T> {
+    let root = client_root(context).await;
+    let work = media::CLIENT_ROOT.scope(root, work);
     let started = Instant::now();
     let mut progress = Progress::new(context);
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TICK, TICK);
@@ -70,6 +74,27 @@ pub async fn supervise<T>(
         }
     }
 }
+
+/// The first root the client lists, as a local folder (2025-11-25 era, clients that declare
+/// roots); relative paths in this call resolve against it.
+#[allow(deprecated)] // roots are deprecated by SEP-2577 but still what hosts send in this era
+async fn client_root(context: &RequestContext<RoleServer>) -> Option<PathBuf> {
+    let era_allows = context
+        .protocol_version()
+        .is_some_and(|v| v.has_initialize());
+    let declared = context
+        .client_capabilities()
+        .is_some_and(|c| c.roots.is_some());
+    if !era_allows || !declared {
+        return None;
+    }
+    let roots = tokio::time::timeout(ROOTS_TIMEOUT, context.peer.list_roots()).await;
+    let first = roots.ok()?.ok()?.roots.into_iter().next()?;
+    url::Url::parse(&first.uri).ok()?.to_file_path().ok()
+}
+
+/// A client that declares roots but does not answer must not hold up the call.
+const ROOTS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// First progress message after this long, then one every `TICK` (hosts want one at least
 /// every 5 s to keep a call alive).

@@ -8,8 +8,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use aipass_fake::{FakeConfig, FakeServer};
+#[allow(deprecated)]
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ProgressNotificationParam, ProtocolVersion,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    ListRootsResult, ProgressNotificationParam, ProtocolVersion, Root,
 };
 use rmcp::service::NotificationContext;
 use rmcp::service::RunningService;
@@ -65,9 +67,33 @@ macro_rules! both_eras {
 #[derive(Clone, Default)]
 pub struct TestClient {
     pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    /// Roots it lists when asked (file:// URIs); it always declares the roots capability.
+    pub roots: Arc<Mutex<Vec<String>>>,
 }
 
+#[allow(deprecated)] // roots are deprecated by SEP-2577, yet hosts still send them
 impl ClientHandler for TestClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_roots().build(),
+            Implementation::new("aipass-mcp-tests", "0.1.0"),
+        )
+    }
+
+    async fn list_roots(
+        &self,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, rmcp::ErrorData> {
+        let roots = self
+            .roots
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|uri| Root::new(uri.clone()))
+            .collect();
+        Ok(ListRootsResult::new(roots))
+    }
+
     async fn on_progress(
         &self,
         params: ProgressNotificationParam,
