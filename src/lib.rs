@@ -1,6 +1,7 @@
 //! aipass-mcp: an MCP server that gives AI agents every AI Pass model through one account.
 
 pub mod api;
+pub mod auth;
 pub mod catalogue;
 pub mod config;
 pub mod media;

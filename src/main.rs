@@ -1,10 +1,10 @@
 //! The `aipass-mcp` command: the stdio MCP server, and subcommands for a person at a terminal.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use aipass_mcp::api::{ApiClient, ApiSettings, StaticTokenProvider};
-use aipass_mcp::config::{self, Settings};
+use aipass_mcp::api::{ApiClient, ApiSettings};
+use aipass_mcp::auth;
+use aipass_mcp::config::Settings;
 use aipass_mcp::server::{AipassServer, serve_stdio};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -28,6 +28,12 @@ struct Cli {
 enum Command {
     /// Run the MCP server on stdin/stdout (the default).
     Serve,
+    /// Sign in to AI Pass in the browser and store the tokens.
+    Login,
+    /// Revoke the stored tokens at AI Pass and delete them.
+    Logout,
+    /// Show whether you are signed in, as whom, the token store and the balance.
+    Status,
     /// Print the tool catalogue (the exact tools/list result) as JSON.
     Tools {
         /// Print it as Markdown instead (docs/tools.md).
@@ -61,6 +67,9 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Tools { markdown } => print_catalogue(markdown),
         Command::Serve => run_server(cli.settings),
+        Command::Login => auth::cli::login(&cli.settings),
+        Command::Logout => auth::cli::logout(&cli.settings),
+        Command::Status => auth::cli::status(&cli.settings),
     }
 }
 
@@ -121,10 +130,14 @@ fn run_server(settings: Settings) -> ExitCode {
     api_settings.client_id = settings.client_id.clone();
     api_settings.connect_timeout = settings.connect_timeout;
     api_settings.request_timeout = settings.request_timeout;
-    let tokens = Arc::new(StaticTokenProvider::new(config::access_token_from_env()));
-    let api = ApiClient::new(api_settings, tokens);
-    let server = AipassServer::new(api, settings.default_output_dir())
+    // AIPASS_ACCESS_TOKEN when set, else sign-in on first use (no I/O until a call needs it).
+    let source = auth::token_source(&settings);
+    let api = ApiClient::new(api_settings, source.provider());
+    let mut server = AipassServer::new(api, settings.default_output_dir())
         .with_preview_budget(settings.preview_budget());
+    if let Some(session) = source.session() {
+        server = server.with_sign_in_status(session.sign_in_status());
+    }
     match runtime.block_on(serve_stdio(server)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -7,11 +7,13 @@ use std::time::Instant;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig, Tool};
 use rmcp::{ServerHandler, ServiceExt, tool_handler};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 use crate::api::ApiClient;
+use crate::auth::session::SignInStatus;
 use crate::models::ModelCatalog;
 use crate::tools::account::BalanceOutput;
+use crate::tools::progress::Activity;
 use crate::tools::video::DownloadedVideos;
 use crate::transport::TolerantTransport;
 
@@ -37,6 +39,8 @@ pub struct AppState {
     pub videos: DownloadedVideos,
     /// Bytes of base64 previews one result may carry; 0 = none.
     pub preview_budget: usize,
+    /// The sign-in session's status, when this server signs users in itself.
+    pub sign_in: Option<watch::Receiver<SignInStatus>>,
 }
 
 /// The MCP service: cheap to clone, one per connection.
@@ -55,6 +59,7 @@ impl AipassServer {
             balance: Mutex::new(None),
             videos: DownloadedVideos::default(),
             preview_budget: DEFAULT_PREVIEW_BUDGET,
+            sign_in: None,
         };
         Self {
             state: Arc::new(state),
@@ -68,6 +73,19 @@ impl AipassServer {
             state.preview_budget = bytes;
         }
         self
+    }
+
+    /// Lets progress messages show the sign-in URL while a call waits for the user.
+    pub fn with_sign_in_status(mut self, status: watch::Receiver<SignInStatus>) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.sign_in = Some(status);
+        }
+        self
+    }
+
+    /// What a call is doing, for its progress messages.
+    pub(crate) fn activity(&self, label: &'static str) -> Activity {
+        Activity::new(label, self.state.sign_in.clone())
     }
 
     /// All tool families, added together.

@@ -10,7 +10,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::progress::{Activity, supervise};
+use super::progress::supervise;
 use super::{
     ToolError, ToolResult, args, finish, input_schema, output_schema, parse_args, success,
 };
@@ -68,7 +68,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("balance");
+        let activity = self.activity("balance");
         finish(supervise(&context, &activity, self.balance_impl(arguments)).await)
     }
 
@@ -84,7 +84,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("whoami");
+        let activity = self.activity("whoami");
         finish(supervise(&context, &activity, self.whoami_impl(arguments)).await)
     }
 }

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::images::required_text;
-use super::progress::{Activity, supervise};
+use super::progress::supervise;
 use super::{
     ToolError, ToolResult, file_link, finish, input_schema, output_schema, parse_args, success,
 };
@@ -127,7 +127,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("speak");
+        let activity = self.activity("speak");
         finish(supervise(&context, &activity, self.speak_impl(arguments)).await)
     }
 
@@ -143,7 +143,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("transcribe");
+        let activity = self.activity("transcribe");
         finish(supervise(&context, &activity, self.transcribe_impl(arguments)).await)
     }
 }

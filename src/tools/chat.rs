@@ -92,7 +92,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("chat");
+        let activity = self.activity("chat");
         finish(supervise(&context, &activity, self.chat_impl(arguments, &activity)).await)
     }
 }

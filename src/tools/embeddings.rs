@@ -8,7 +8,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::progress::{Activity, supervise};
+use super::progress::supervise;
 use super::{
     ToolError, ToolResult, file_link, finish, input_schema, output_schema, parse_args, success,
 };
@@ -73,7 +73,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("embed");
+        let activity = self.activity("embed");
         finish(supervise(&context, &activity, self.embed_impl(arguments)).await)
     }
 }

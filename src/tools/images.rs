@@ -9,7 +9,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::progress::{Activity, supervise};
+use super::progress::supervise;
 use super::{
     ToolError, ToolResult, args, file_link, finish, input_schema, output_schema, parse_args,
     success,
@@ -96,7 +96,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("generate_image");
+        let activity = self.activity("generate_image");
         finish(supervise(&context, &activity, self.generate_image_impl(arguments)).await)
     }
 
@@ -112,7 +112,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("edit_image");
+        let activity = self.activity("edit_image");
         finish(supervise(&context, &activity, self.edit_image_impl(arguments)).await)
     }
 
@@ -128,7 +128,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("vary_image");
+        let activity = self.activity("vary_image");
         finish(supervise(&context, &activity, self.vary_image_impl(arguments)).await)
     }
 }

@@ -7,7 +7,7 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::progress::{Activity, supervise};
+use super::progress::supervise;
 use super::{ToolResult, finish, input_schema, output_schema, parse_args, success};
 use crate::models::{Capability, classify};
 use crate::server::AipassServer;
@@ -53,7 +53,7 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let activity = Activity::new("list_models");
+        let activity = self.activity("list_models");
         finish(supervise(&context, &activity, self.list_models_impl(arguments)).await)
     }
 }

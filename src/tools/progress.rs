@@ -10,7 +10,9 @@ use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 
 use super::{ToolError, ToolResult};
+use crate::auth::session::SignInStatus;
 use crate::media;
+use tokio::sync::watch;
 
 /// Reports increasing progress with a human message to the client that asked for it.
 pub struct Progress {
@@ -105,15 +107,16 @@ const TICK: Duration = Duration::from_secs(3);
 pub struct Activity {
     label: &'static str,
     characters: AtomicUsize,
-    sign_in_url: std::sync::Mutex<Option<String>>,
+    sign_in: Option<watch::Receiver<SignInStatus>>,
 }
 
 impl Activity {
-    pub fn new(label: &'static str) -> Self {
+    /// `sign_in` is the session's sign-in status, when the server signs users in itself.
+    pub fn new(label: &'static str, sign_in: Option<watch::Receiver<SignInStatus>>) -> Self {
         Self {
             label,
             characters: AtomicUsize::new(0),
-            sign_in_url: std::sync::Mutex::new(None),
+            sign_in,
         }
     }
 
@@ -122,16 +125,17 @@ impl Activity {
         self.characters.fetch_add(count, Ordering::Relaxed);
     }
 
-    /// Notes that the call waits for the user to sign in at this URL.
-    pub fn waiting_for_sign_in(&self, url: Option<String>) {
-        if let Ok(mut slot) = self.sign_in_url.lock() {
-            *slot = url;
-        }
-    }
-
     fn describe(&self, elapsed: Duration) -> String {
         let seconds = elapsed.as_secs();
-        if let Some(url) = self.sign_in_url.lock().ok().and_then(|u| u.clone()) {
+        let waiting_at = self
+            .sign_in
+            .as_ref()
+            .and_then(|status| match &*status.borrow() {
+                SignInStatus::Waiting { url, .. } => Some(url.clone()),
+                SignInStatus::WaitingForOtherProcess { url } => url.clone(),
+                _ => None,
+            });
+        if let Some(url) = waiting_at {
             return format!(
                 "{}: waiting for you to sign in to AI Pass at {url} ({seconds} s)",
                 self.label

@@ -153,7 +153,16 @@ pub async fn start_with(options: Options) -> Session {
         .env("AIPASS_BASE_URL", fake.base_url())
         .env("AIPASS_CLIENT_ID", "aipass-mcp-demo")
         .env("AIPASS_OUTPUT_DIR", output.path().join("out"))
-        .env("AIPASS_LOG", "debug");
+        .env("AIPASS_LOG", "debug")
+        // Sign-in (when a test gives no token) must not open a browser or wait long.
+        .env("AIPASS_BROWSER", "none")
+        .env("AIPASS_LOGIN_TIMEOUT", "2")
+        .env(
+            "AIPASS_REDIRECT_URI",
+            format!("http://127.0.0.1:{}/callback", free_port()),
+        )
+        .env("AIPASS_CONFIG_DIR", output.path().join("config"))
+        .env("AIPASS_TOKEN_STORE", "file");
     if let Some(scope) = options.token_scope {
         command.env("AIPASS_ACCESS_TOKEN", fake.issue_token(scope).access_token);
     }
@@ -268,6 +277,14 @@ impl Session {
         write_png(&path, width, height);
         path
     }
+}
+
+/// A loopback port that was free a moment ago (so parallel tests do not share one).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
 }
 
 /// All text blocks of a result, joined.

@@ -1,0 +1,306 @@
+//! `aipass-mcp login`, `logout` and `status`: for a person at a terminal. They print results on
+//! stdout and the sign-in URL and problems on stderr, and never print a token.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::session::{AuthConfig, AuthSession, SignInStatus, now_unix};
+use super::store::StoredTokens;
+use crate::api::{ApiClient, ApiError, ApiSettings, StaticTokenProvider, TokenProvider};
+use crate::config::{self, Settings};
+
+/// `aipass-mcp login`: signs in through the browser (even when already signed in), prints the
+/// URL on stderr, waits for the consent, and stores the tokens.
+pub fn login(settings: &Settings) -> ExitCode {
+    run(async {
+        if config::access_token_from_env().is_some() {
+            eprintln!(
+                "note: AIPASS_ACCESS_TOKEN is set; while it is, the server uses it instead of the stored sign-in."
+            );
+        }
+        let session = AuthSession::new(settings);
+        if session.config().client_id.is_none() {
+            eprintln!("error: {}", missing_client_id_text(session.config()));
+            return ExitCode::from(2);
+        }
+        let mut status = session.sign_in_status();
+        let printer = tokio::spawn(async move {
+            let mut shown: Option<String> = None;
+            while status.changed().await.is_ok() {
+                let current = status.borrow_and_update().clone();
+                match current {
+                    SignInStatus::Waiting {
+                        url,
+                        browser_opened,
+                    } if shown.as_deref() != Some(url.as_str()) => {
+                        if browser_opened {
+                            eprintln!(
+                                "Opened the AI Pass sign-in page in your browser. If it did not appear, open this URL:"
+                            );
+                        } else {
+                            eprintln!("Open this URL in a browser to sign in to AI Pass:");
+                        }
+                        eprintln!("\n  {url}\n");
+                        eprintln!("Waiting for you to approve access (Ctrl-C to give up)...");
+                        shown = Some(url);
+                    }
+                    SignInStatus::WaitingForOtherProcess { url } if shown.is_none() => {
+                        eprintln!(
+                            "Another aipass-mcp is already signing in; waiting for it to finish."
+                        );
+                        if let Some(url) = url {
+                            eprintln!("Its sign-in page:\n\n  {url}\n");
+                        }
+                        shown = Some(String::new());
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let result = session.sign_in_now().await;
+        printer.abort();
+        match result {
+            Ok(tokens) => {
+                let store = session.token_store().await.describe();
+                println!("Signed in to AI Pass."); // stdout-ok
+                println!("Access token: {}", expiry_text(&tokens)); // stdout-ok
+                println!("Token store: {store}"); // stdout-ok
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("error: sign-in failed: {message}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// `aipass-mcp logout`: revokes the tokens at AI Pass (`POST /oauth2/revoke?token=…`) and
+/// deletes them from the store.
+pub fn logout(settings: &Settings) -> ExitCode {
+    run(async {
+        let session = quiet_session(settings);
+        if session.config().client_id.is_none() {
+            eprintln!(
+                "error: AIPASS_CLIENT_ID is not set, so there is no stored sign-in to remove."
+            );
+            return ExitCode::from(2);
+        }
+        let held = session.current_tokens().await;
+        let Some(tokens) = held else {
+            let store = session.token_store().await.describe();
+            println!("Not signed in; nothing to remove from {store}."); // stdout-ok
+            if config::access_token_from_env().is_some() {
+                println!("AIPASS_ACCESS_TOKEN is set in the environment; unset it yourself."); // stdout-ok
+            }
+            return ExitCode::SUCCESS;
+        };
+        let api = api_client(settings, session.clone());
+        let mut revoked = true;
+        let mut secrets: Vec<&str> = Vec::new();
+        if let Some(refresh) = tokens.refresh_token.as_deref() {
+            secrets.push(refresh);
+        }
+        if !tokens.access_token.is_empty() {
+            secrets.push(&tokens.access_token);
+        }
+        for secret in secrets {
+            if let Err(e) = api.revoke(secret).await {
+                eprintln!("warning: AI Pass could not revoke a token: {e}");
+                revoked = false;
+            }
+        }
+        let store = session.token_store().await.describe();
+        match session.forget().await {
+            Ok(_) => {
+                if revoked {
+                    println!(
+                        "Signed out: the tokens were revoked at AI Pass and deleted from {store}."
+                    ); // stdout-ok
+                } else {
+                    println!(
+                        "Signed out locally: the tokens were deleted from {store} (revoking them at AI Pass failed)."
+                    ); // stdout-ok
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: could not delete the stored tokens from {store}: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// `aipass-mcp status`: signed in or not, the user (when `profile:read` was granted), token
+/// expiry, the store in use, and the balance. Exits 1 when not signed in.
+pub fn status(settings: &Settings) -> ExitCode {
+    run(async {
+        println!(
+            "AI Pass: {}",
+            settings.base_url.as_str().trim_end_matches('/')
+        ); // stdout-ok
+        if let Some(token) = config::access_token_from_env() {
+            println!(
+                "Signed in with AIPASS_ACCESS_TOKEN from the environment (the token store and sign-in are not used)."
+            ); // stdout-ok
+            let provider: Arc<dyn TokenProvider> = Arc::new(StaticTokenProvider::new(Some(token)));
+            let api = ApiClient::new(api_settings(settings), provider);
+            return report_account(&api, true).await;
+        }
+        let session = quiet_session(settings);
+        let config = session.config().clone();
+        let Some(client_id) = config.client_id.clone() else {
+            println!("Not signed in."); // stdout-ok
+            println!("{}", missing_client_id_text(&config)); // stdout-ok
+            return ExitCode::FAILURE;
+        };
+        println!("OAuth client: {client_id}"); // stdout-ok
+        let store = session.token_store().await.describe();
+        let Some(tokens) = session.current_tokens().await else {
+            println!(
+                "Not signed in. Run `aipass-mcp login`, or call any AI Pass tool to sign in from your agent."
+            ); // stdout-ok
+            println!("Token store: {store}"); // stdout-ok
+            return ExitCode::FAILURE;
+        };
+        let api = api_client(settings, session.clone());
+        let profile = tokens.has_scope("profile:read");
+        let code = report_account(&api, profile).await;
+        // The calls above may have refreshed the tokens.
+        let tokens = session.current_tokens().await.unwrap_or(tokens);
+        println!("Access token: {}", expiry_text(&tokens)); // stdout-ok
+        println!(
+            "Refresh token: {}", // stdout-ok
+            if tokens.refresh_token.is_some() {
+                "stored"
+            } else {
+                "none (sign in again when the access token expires)"
+            }
+        );
+        if let Some(scope) = &tokens.scope {
+            println!("Scopes: {scope}"); // stdout-ok
+        }
+        println!("Token store: {store}"); // stdout-ok
+        code
+    })
+}
+
+/// Prints the user and the balance; FAILURE when the API refuses the tokens.
+async fn report_account(api: &ApiClient, profile: bool) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    if profile {
+        match api.userinfo().await {
+            Ok(user) => {
+                let field = |name: &str| user.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+                let who = match (field("name"), field("email"), field("sub")) {
+                    (Some(name), Some(email), _) => format!("{name} <{email}>"),
+                    (Some(name), None, _) => name,
+                    (None, Some(email), _) => email,
+                    (None, None, Some(sub)) => sub,
+                    _ => "(the profile has no name)".into(),
+                };
+                println!("Signed in as: {who}"); // stdout-ok
+            }
+            Err(e) => {
+                code = report_api_error("the user profile", &e);
+            }
+        }
+    } else {
+        println!("Signed in (the profile:read scope was not granted, so the user is not shown)."); // stdout-ok
+    }
+    match api.usage_summary().await {
+        Ok(usage) => {
+            println!(
+                "Balance: ${:.2} left of ${:.2} (spent ${:.2})", // stdout-ok
+                usage.remaining_budget, usage.max_budget, usage.total_cost
+            );
+        }
+        Err(e) => {
+            let balance_code = report_api_error("the balance", &e);
+            if balance_code != ExitCode::SUCCESS {
+                code = balance_code;
+            }
+        }
+    }
+    code
+}
+
+fn report_api_error(what: &str, error: &ApiError) -> ExitCode {
+    match error {
+        ApiError::AuthRequired { .. } => {
+            println!("Signed in, but AI Pass did not accept the tokens for {what}: {error}"); // stdout-ok
+            println!("Run `aipass-mcp login` to sign in again."); // stdout-ok
+            ExitCode::FAILURE
+        }
+        _ => {
+            eprintln!("warning: could not read {what}: {error}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// "expires 2026-05-01 14:03 +02:00 (in 59 min)".
+fn expiry_text(tokens: &StoredTokens) -> String {
+    let Some(expires_at) = tokens.expires_at else {
+        return "no expiry given".into();
+    };
+    let when = chrono::DateTime::from_timestamp(expires_at, 0)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M %:z")
+                .to_string()
+        })
+        .unwrap_or_else(|| expires_at.to_string());
+    let left = expires_at - now_unix();
+    if left <= 0 {
+        format!("expired at {when} (it is refreshed on the next call)")
+    } else if left < 120 {
+        format!("expires {when} (in {left} s)")
+    } else if left < 2 * 3600 {
+        format!("expires {when} (in {} min)", left / 60)
+    } else {
+        format!("expires {when} (in {} h)", left / 3600)
+    }
+}
+
+fn missing_client_id_text(config: &AuthConfig) -> String {
+    format!(
+        "AIPASS_CLIENT_ID is not set. Create an OAuth client at {} with the redirect URI {} \
+         (exactly, port included), then set AIPASS_CLIENT_ID to its client id.",
+        super::session::DEVELOPER_PANEL_URL,
+        config.redirect_uri
+    )
+}
+
+/// A session that refreshes but never opens a browser.
+fn quiet_session(settings: &Settings) -> Arc<AuthSession> {
+    let mut config = AuthConfig::from_settings(settings);
+    config.allow_sign_in = false;
+    AuthSession::with_config(config)
+}
+
+fn api_settings(settings: &Settings) -> ApiSettings {
+    let mut api = ApiSettings::new(settings.base_url.clone());
+    api.client_id = settings.client_id.clone();
+    api.connect_timeout = settings.connect_timeout;
+    api.request_timeout = settings.request_timeout;
+    api
+}
+
+fn api_client(settings: &Settings, session: Arc<AuthSession>) -> ApiClient {
+    ApiClient::new(api_settings(settings), session)
+}
+
+fn run(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

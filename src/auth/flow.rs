@@ -1,0 +1,794 @@
+//! The pieces of one browser sign-in: the authorize URL, the loopback callback listener, the
+//! browser opener, and the two token-endpoint calls (code exchange and refresh, JSON camelCase).
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use url::Url;
+
+use super::pkce::{CHALLENGE_METHOD, Pkce, constant_time_eq};
+
+/// The longest request head the callback listener reads.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// How long one browser connection may take to send its request.
+const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long writing the answer page may take.
+const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------------
+// Authorize URL
+// ---------------------------------------------------------------------------------------------
+
+/// `{base}/oauth2/authorize?client_id&response_type=code&redirect_uri&scope&state&code_challenge&code_challenge_method=S256`,
+/// in the order the API doc shows, spaces in `scope` as `%20`.
+pub fn authorize_url(
+    base_url: &Url,
+    client_id: &str,
+    redirect_uri: &Url,
+    scopes: &str,
+    pkce: &Pkce,
+) -> String {
+    let scope = scopes.split_whitespace().collect::<Vec<_>>().join(" ");
+    let params = [
+        ("client_id", client_id),
+        ("response_type", "code"),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("scope", scope.as_str()),
+        ("state", pkce.state()),
+        ("code_challenge", pkce.challenge()),
+        ("code_challenge_method", CHALLENGE_METHOD),
+    ];
+    let query = params
+        .iter()
+        .map(|(key, value)| format!("{key}={}", encode_component(value)))
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{}/oauth2/authorize?{query}", origin(base_url))
+}
+
+/// The base URL without its trailing slash.
+pub fn origin(base_url: &Url) -> &str {
+    base_url.as_str().trim_end_matches('/')
+}
+
+/// Percent-encodes a query value; a space becomes `%20` (a literal `+` is already `%2B`).
+fn encode_component(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token endpoint
+// ---------------------------------------------------------------------------------------------
+
+/// A successful answer of `POST /oauth2/token`.
+#[derive(Clone, Deserialize)]
+pub struct TokenResponse {
+    /// Bearer token for API calls.
+    pub access_token: String,
+    /// The new refresh token (it rotates on every refresh).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// Seconds the access token is valid.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    /// `Bearer`.
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// Granted scopes, space-separated.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expires_in", &self.expires_in)
+            .field("token_type", &self.token_type)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Why a token request failed. Never contains a token, code or verifier.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    /// The server answered with an OAuth error (`invalid_grant`, `invalid_client`, ...).
+    #[error("AI Pass refused the token request ({status} {error}{})", .description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// The OAuth `error` code.
+        error: String,
+        /// The `error_description`, if any.
+        description: Option<String>,
+    },
+    /// The request did not get an answer (connection, timeout).
+    #[error("cannot reach AI Pass: {0}")]
+    Network(String),
+    /// The answer was not a token response.
+    #[error("unexpected answer from the token endpoint: {0}")]
+    Invalid(String),
+}
+
+impl TokenError {
+    /// The server refused the grant (`invalid_grant`: expired, revoked or reused; or any other
+    /// 4xx refusal): retrying the same grant cannot help, only a new sign-in.
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(self, TokenError::Rejected { .. })
+    }
+
+    /// The OAuth error code, when the server sent one.
+    pub fn oauth_error(&self) -> Option<&str> {
+        match self {
+            TokenError::Rejected { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CodeGrant<'a> {
+    grant_type: &'a str,
+    code: &'a str,
+    code_verifier: &'a str,
+    client_id: &'a str,
+    redirect_uri: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshGrant<'a> {
+    grant_type: &'a str,
+    refresh_token: &'a str,
+    client_id: &'a str,
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: Option<String>,
+    error_description: Option<String>,
+    message: Option<String>,
+}
+
+/// An HTTP client for the token endpoint: no redirects (a POST carrying a secret is never
+/// re-sent elsewhere), bounded time.
+pub fn token_http_client(connect_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("aipass-mcp/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// `POST {base}/oauth2/token` with `{grantType: "authorization_code", code, codeVerifier, clientId, redirectUri}`.
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    base_url: &Url,
+    client_id: &str,
+    redirect_uri: &Url,
+    code: &str,
+    verifier: &str,
+) -> Result<TokenResponse, TokenError> {
+    let body = CodeGrant {
+        grant_type: "authorization_code",
+        code,
+        code_verifier: verifier,
+        client_id,
+        redirect_uri: redirect_uri.as_str(),
+    };
+    post_token(http, base_url, &body).await
+}
+
+/// `POST {base}/oauth2/token` with `{grantType: "refresh_token", refreshToken, clientId}`.
+pub async fn refresh(
+    http: &reqwest::Client,
+    base_url: &Url,
+    client_id: &str,
+    refresh_token: &str,
+) -> Result<TokenResponse, TokenError> {
+    let body = RefreshGrant {
+        grant_type: "refresh_token",
+        refresh_token,
+        client_id,
+    };
+    post_token(http, base_url, &body).await
+}
+
+async fn post_token(
+    http: &reqwest::Client,
+    base_url: &Url,
+    body: &impl Serialize,
+) -> Result<TokenResponse, TokenError> {
+    let url = format!("{}/oauth2/token", origin(base_url));
+    let response = http
+        .post(&url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| TokenError::Network(e.without_url().to_string()))?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| TokenError::Network(e.without_url().to_string()))?;
+    if status.is_success() {
+        let tokens: TokenResponse = serde_json::from_slice(&bytes)
+            .map_err(|e| TokenError::Invalid(format!("HTTP {status}: {e}")))?;
+        if tokens.access_token.is_empty() {
+            return Err(TokenError::Invalid("the access_token is empty".into()));
+        }
+        return Ok(tokens);
+    }
+    let parsed: Option<OAuthErrorBody> = serde_json::from_slice(&bytes).ok();
+    let (error, description) = match parsed {
+        Some(body) => (
+            body.error.unwrap_or_else(|| "error".into()),
+            body.error_description.or(body.message),
+        ),
+        None => ("error".to_string(), None),
+    };
+    if status.is_server_error() || status.as_u16() == 429 {
+        return Err(TokenError::Network(format!(
+            "HTTP {status}{}",
+            description.map(|d| format!(": {d}")).unwrap_or_default()
+        )));
+    }
+    Err(TokenError::Rejected {
+        status: status.as_u16(),
+        error,
+        description,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loopback callback listener
+// ---------------------------------------------------------------------------------------------
+
+/// What the browser brought back to the callback with the right `state`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// Consent given: the authorization code.
+    Code(String),
+    /// The authorization server sent an error (`access_denied` when the user declined).
+    Error {
+        /// The OAuth `error` code.
+        error: String,
+        /// The `error_description`, if any.
+        description: Option<String>,
+    },
+}
+
+impl fmt::Debug for CallbackOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallbackOutcome::Code(_) => f.write_str("Code(<redacted>)"),
+            CallbackOutcome::Error { error, description } => f
+                .debug_struct("Error")
+                .field("error", error)
+                .field("description", description)
+                .finish(),
+        }
+    }
+}
+
+/// The page shown in the browser at the end.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// True when sign-in worked.
+    pub success: bool,
+    /// One or two sentences (plain text, escaped on output).
+    pub message: String,
+}
+
+impl Page {
+    /// "You are signed in" page.
+    pub fn success(message: impl Into<String>) -> Self {
+        Self {
+            success: true,
+            message: message.into(),
+        }
+    }
+
+    /// "Sign-in did not work" page.
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self {
+            success: false,
+            message: message.into(),
+        }
+    }
+
+    fn html(&self) -> String {
+        let (title, colour) = if self.success {
+            ("Signed in to AI Pass", "#1a7f37")
+        } else {
+            ("AI Pass sign-in did not complete", "#b42318")
+        };
+        html_page(title, colour, &self.message, "You can close this tab.")
+    }
+}
+
+fn html_page(title: &str, colour: &str, message: &str, footer: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem;\">\
+         <h1 style=\"color: {colour}; font-size: 1.5rem;\">{title}</h1>\
+         <p>{message}</p><p style=\"color: #555;\">{footer}</p>\
+         <p style=\"color: #888; font-size: 0.8rem;\">aipass-mcp</p></body></html>",
+        message = escape_html(message),
+        footer = escape_html(footer),
+    )
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The address the listener binds for a redirect URI: `127.0.0.1` for `127.0.0.1` and
+/// `localhost`, `::1` for `[::1]`; never a public interface.
+pub fn callback_addr(redirect_uri: &Url) -> io::Result<SocketAddr> {
+    let port = redirect_uri.port().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the redirect URI needs an explicit port",
+        )
+    })?;
+    let ip = match redirect_uri.host() {
+        Some(url::Host::Ipv6(ip)) if ip.is_loopback() => IpAddr::V6(ip),
+        Some(url::Host::Ipv6(_)) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// The loopback listener of one sign-in; the port is released when it is dropped.
+pub struct CallbackServer {
+    listener: TcpListener,
+    path: String,
+}
+
+struct IncomingRequest {
+    stream: TcpStream,
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+}
+
+impl CallbackServer {
+    /// Binds the host and port of the redirect URI. `AddrInUse` means another process (most
+    /// likely another aipass-mcp signing in) holds it.
+    pub async fn bind(redirect_uri: &Url) -> io::Result<Self> {
+        let addr = callback_addr(redirect_uri)?;
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            listener,
+            path: redirect_uri.path().to_owned(),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves the browser until a request to the callback path carries `state`; anything else
+    /// (another path, a wrong or missing state, no code) is answered 404 or 400 and the wait goes
+    /// on. `finish` turns the outcome into the result and the page the browser shows.
+    pub async fn wait<T>(
+        self,
+        state: &str,
+        finish: impl AsyncFnOnce(CallbackOutcome) -> (T, Page),
+    ) -> T {
+        let (tx, mut rx) = mpsc::channel::<IncomingRequest>(16);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        tracing::trace!(%peer, "sign-in listener: connection");
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            if let Some(request) = read_request(stream).await {
+                                let _ = tx.send(request).await;
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        tracing::debug!("sign-in listener: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(request) = rx.recv() => {
+                    match self.classify(&request, state) {
+                        Ok(outcome) => {
+                            let (result, page) = finish(outcome).await;
+                            let status = if page.success { 200 } else { 400 };
+                            respond(request.stream, status, &page.html()).await;
+                            return result;
+                        }
+                        Err((status, message)) => {
+                            tracing::debug!(
+                                status,
+                                method = %request.method,
+                                path = %request.path,
+                                "sign-in listener: ignored a request"
+                            );
+                            let body = html_page("Not an AI Pass sign-in", "#555", message, "This page can be closed.");
+                            tokio::spawn(respond(request.stream, status, body));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn classify(
+        &self,
+        request: &IncomingRequest,
+        expected_state: &str,
+    ) -> Result<CallbackOutcome, (u16, &'static str)> {
+        if request.path != self.path {
+            return Err((404, "There is nothing here."));
+        }
+        if request.method != "GET" {
+            return Err((405, "Only the browser's redirect is accepted here."));
+        }
+        let param = |name: &str| {
+            request
+                .query
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        match param("state") {
+            Some(state) if constant_time_eq(state, expected_state) => {}
+            _ => {
+                return Err((
+                    400,
+                    "This link does not belong to the sign-in that is waiting (its state does not match). Start again from the link aipass-mcp showed.",
+                ));
+            }
+        }
+        if let Some(error) = param("error").filter(|e| !e.is_empty()) {
+            return Ok(CallbackOutcome::Error {
+                error: error.to_owned(),
+                description: param("error_description")
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_owned),
+            });
+        }
+        match param("code").filter(|c| !c.is_empty()) {
+            Some(code) => Ok(CallbackOutcome::Code(code.to_owned())),
+            None => Err((400, "The redirect carries no authorization code.")),
+        }
+    }
+}
+
+/// Reads one request head; None when the connection sent nothing usable in time.
+async fn read_request(mut stream: TcpStream) -> Option<IncomingRequest> {
+    let mut buf = Vec::with_capacity(1024);
+    let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, async {
+        let mut chunk = [0u8; 2048];
+        loop {
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n") {
+                return Some(());
+            }
+            if buf.len() > MAX_REQUEST_HEAD {
+                return None;
+            }
+        }
+    })
+    .await;
+    if !matches!(read, Ok(Some(()))) {
+        return None;
+    }
+    let head = String::from_utf8_lossy(&buf);
+    let line = head.lines().next()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let query = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    Some(IncomingRequest {
+        stream,
+        method,
+        path: path.to_owned(),
+        query,
+    })
+}
+
+async fn respond(mut stream: TcpStream, status: u16, body: impl AsRef<str>) {
+    let body = body.as_ref();
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Error",
+    };
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
+         Content-Length: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(RESPONSE_WRITE_TIMEOUT, async {
+        stream.write_all(response.as_bytes()).await?;
+        stream.flush().await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser opener
+// ---------------------------------------------------------------------------------------------
+
+/// What happened when we tried to show the sign-in page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserOutcome {
+    /// A browser was started (by this command or opener).
+    Opened(String),
+    /// `AIPASS_BROWSER=none`: the URL is only shown.
+    Disabled,
+    /// Opening failed (no display, SSH, WSL...): not an error, the URL is shown anyway.
+    Failed(String),
+}
+
+/// Opens `url`: `AIPASS_BROWSER` (a command line split on whitespace, the URL appended; `none`
+/// opens nothing), else `$BROWSER`, else the OS opener. Children get no stdin/stdout/stderr:
+/// stdout is the MCP channel.
+pub fn open_browser(setting: Option<&str>, url: &str) -> BrowserOutcome {
+    let setting = setting.map(str::trim).filter(|s| !s.is_empty());
+    if let Some(command) = setting {
+        if command.eq_ignore_ascii_case("none") {
+            return BrowserOutcome::Disabled;
+        }
+        return run_browser_command(command, url, "AIPASS_BROWSER");
+    }
+    if let Some(browser) = std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        // $BROWSER may list alternatives separated by ':'; the first is used.
+        let first = browser
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        if !first.is_empty() {
+            return run_browser_command(&first, url, "$BROWSER");
+        }
+    }
+    match open::that_detached(url) {
+        Ok(()) => BrowserOutcome::Opened("the system browser".into()),
+        Err(e) => BrowserOutcome::Failed(format!("cannot open a browser: {e}")),
+    }
+}
+
+fn run_browser_command(command: &str, url: &str, source: &str) -> BrowserOutcome {
+    let mut words: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+    if words.is_empty() {
+        return BrowserOutcome::Failed(format!("{source} is empty"));
+    }
+    if words.iter().any(|w| w.contains("%s")) {
+        for word in &mut words {
+            *word = word.replace("%s", url);
+        }
+    } else {
+        words.push(url.to_owned());
+    }
+    let program = words.remove(0);
+    let mut cmd = std::process::Command::new(&program);
+    cmd.args(&words)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group: a Ctrl-C meant for us does not reach the browser.
+        cmd.process_group(0);
+    }
+    match cmd.spawn() {
+        Ok(mut child) => {
+            // Reap it whenever it exits, so it never lingers as a zombie.
+            let _ = std::thread::Builder::new()
+                .name("aipass-browser".into())
+                .spawn(move || {
+                    let _ = child.wait();
+                });
+            BrowserOutcome::Opened(format!("{source} ({program})"))
+        }
+        Err(e) => BrowserOutcome::Failed(format!("{source} ({program}) did not start: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorize_url_matches_the_doc() {
+        let pkce = Pkce::from_verifier(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
+            "st4te".into(),
+        );
+        let url = authorize_url(
+            &Url::parse("https://aipass.one").unwrap(),
+            "my-client",
+            &Url::parse("http://127.0.0.1:47821/callback").unwrap(),
+            "api:access  profile:read",
+            &pkce,
+        );
+        assert_eq!(
+            url,
+            "https://aipass.one/oauth2/authorize?client_id=my-client&response_type=code\
+             &redirect_uri=http%3A%2F%2F127.0.0.1%3A47821%2Fcallback\
+             &scope=api%3Aaccess%20profile%3Aread&state=st4te\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        );
+        let parsed = Url::parse(&url).unwrap();
+        let scope = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "scope")
+            .unwrap()
+            .1
+            .into_owned();
+        assert_eq!(scope, "api:access profile:read");
+    }
+
+    #[test]
+    fn token_bodies_are_camel_case_json() {
+        let body = serde_json::to_value(CodeGrant {
+            grant_type: "authorization_code",
+            code: "c",
+            code_verifier: "v",
+            client_id: "id",
+            redirect_uri: "http://127.0.0.1:1/cb",
+        })
+        .unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"grantType": "authorization_code", "code": "c", "codeVerifier": "v",
+                               "clientId": "id", "redirectUri": "http://127.0.0.1:1/cb"})
+        );
+        let body = serde_json::to_value(RefreshGrant {
+            grant_type: "refresh_token",
+            refresh_token: "r",
+            client_id: "id",
+        })
+        .unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"grantType": "refresh_token", "refreshToken": "r", "clientId": "id"})
+        );
+    }
+
+    #[test]
+    fn callback_binds_loopback_only() {
+        let addr = callback_addr(&Url::parse("http://localhost:47821/callback").unwrap()).unwrap();
+        assert_eq!(addr, "127.0.0.1:47821".parse().unwrap());
+        let addr = callback_addr(&Url::parse("http://[::1]:5000/cb").unwrap()).unwrap();
+        assert_eq!(addr, "[::1]:5000".parse().unwrap());
+    }
+
+    #[test]
+    fn pages_escape_messages() {
+        let html = Page::failure("<script>").html();
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
+        assert!(html.contains("close this tab"));
+    }
+
+    #[test]
+    fn browser_none_opens_nothing() {
+        assert_eq!(
+            open_browser(Some("none"), "http://x"),
+            BrowserOutcome::Disabled
+        );
+        assert_eq!(
+            open_browser(Some(" NONE "), "http://x"),
+            BrowserOutcome::Disabled
+        );
+        assert!(matches!(
+            open_browser(Some("/nonexistent/browser --flag"), "http://x"),
+            BrowserOutcome::Failed(_)
+        ));
+        assert!(matches!(
+            open_browser(Some("true"), "http://x"),
+            BrowserOutcome::Opened(_)
+        ));
+    }
+
+    async fn get(addr: SocketAddr, target: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let status = response[9..12].parse().unwrap();
+        (status, response)
+    }
+
+    #[tokio::test]
+    async fn listener_ignores_strangers_and_ends_on_the_right_state() {
+        let redirect = Url::parse("http://127.0.0.1:0/callback").unwrap();
+        let server = CallbackServer::bind(&redirect).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let waiting =
+            tokio::spawn(server.wait("good", async |outcome| (outcome, Page::success("done"))));
+        assert_eq!(get(addr, "/favicon.ico").await.0, 404);
+        assert_eq!(get(addr, "/callback?code=abc&state=bad").await.0, 400);
+        assert_eq!(get(addr, "/callback?code=abc").await.0, 400);
+        assert_eq!(get(addr, "/callback?state=good").await.0, 400);
+        // A connection that never sends anything does not block the others.
+        let _idle = TcpStream::connect(addr).await.unwrap();
+        let (status, page) = get(addr, "/callback?code=abc&state=good").await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Signed in"));
+        assert_eq!(waiting.await.unwrap(), CallbackOutcome::Code("abc".into()));
+        // The port is free again.
+        assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn listener_reports_denial() {
+        let redirect = Url::parse("http://127.0.0.1:0/cb").unwrap();
+        let server = CallbackServer::bind(&redirect).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let waiting =
+            tokio::spawn(server.wait("s", async |outcome| (outcome, Page::failure("declined"))));
+        let (status, _) = get(
+            addr,
+            "/cb?error=access_denied&error_description=The+user+denied&state=s",
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            waiting.await.unwrap(),
+            CallbackOutcome::Error {
+                error: "access_denied".into(),
+                description: Some("The user denied".into())
+            }
+        );
+    }
+}
