@@ -203,9 +203,15 @@ async fn timeout_returns_the_url_then_the_next_call_succeeds() {
     let message = text(&result);
     assert!(message.starts_with("auth_required"), "{message}");
     let url = env.wait_for_url(1).await;
+    // The result carries the short link on the loopback listener, not the authorize URL.
+    let link = env.redirect_uri.replace("/callback", "/start");
     assert!(
-        message.contains(&url),
-        "the result carries the sign-in URL: {message}"
+        message.contains(&link),
+        "the result carries the sign-in link: {message}"
+    );
+    assert!(
+        !message.contains(&url) && !message.contains("code_challenge"),
+        "{message}"
     );
 
     // The listener kept waiting: approving now lets the next call through, without a new tab.

@@ -14,13 +14,13 @@ async fn no_token_means_auth_required(era: Era) {
     let message = s.err("chat", json!({"prompt": "hi"})).await;
     assert!(message.starts_with("auth_required:"), "{message}");
     assert!(message.contains("AIPASS_ACCESS_TOKEN"), "{message}");
-    // While it waited, progress messages carried the sign-in URL.
+    // While it waited, progress messages carried the short sign-in link.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let messages = s.progress_messages();
     assert!(
         messages
             .iter()
-            .any(|m| m.contains("sign in") && m.contains("/oauth2/authorize")),
+            .any(|m| m.contains("sign in") && m.contains("/start")),
         "{messages:?}"
     );
     let message = s.err("balance", json!({})).await;

@@ -29,9 +29,11 @@ pub fn login(settings: &Settings) -> ExitCode {
             while status.changed().await.is_ok() {
                 let current = status.borrow_and_update().clone();
                 match current {
+                    // The terminal shows the full sign-in page, not the short link.
                     SignInStatus::Waiting {
-                        url,
+                        authorize_url: url,
                         browser_opened,
+                        ..
                     } if shown.as_deref() != Some(url.as_str()) => {
                         if browser_opened {
                             eprintln!(

@@ -58,6 +58,19 @@ pub fn origin(base_url: &Url) -> &str {
     base_url.as_str().trim_end_matches('/')
 }
 
+/// The path of the short sign-in link on the loopback listener.
+pub const START_PATH: &str = "/start";
+
+/// The short sign-in link, `http://127.0.0.1:<port>/start`: the listener answers it with a
+/// redirect to the authorize URL, so hosts can show a link that carries no state or challenge.
+pub fn start_link(redirect_uri: &Url) -> String {
+    let mut link = redirect_uri.clone();
+    link.set_path(START_PATH);
+    link.set_query(None);
+    link.set_fragment(None);
+    link.to_string()
+}
+
 /// Percent-encodes a query value; a space becomes `%20` (a literal `+` is already `%2B`).
 fn encode_component(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes())
@@ -403,15 +416,30 @@ impl CallbackServer {
 
     /// Serves the browser until a request to the callback path carries `state`; anything else
     /// (another path, a wrong or missing state, no code) is answered 404 or 400 and the wait goes
-    /// on. `finish` turns the outcome into the result and the page the browser shows.
+    /// on. `GET /start` answers 302 to `authorize_url` until the callback arrived, then 410.
+    /// `finish` turns the outcome into the result and the page the browser shows; while it runs
+    /// (the code exchange) the listener keeps answering.
     pub async fn wait<T>(
         self,
         state: &str,
+        authorize_url: &str,
         finish: impl AsyncFnOnce(CallbackOutcome) -> (T, Page),
     ) -> T {
         let (tx, mut rx) = mpsc::channel::<IncomingRequest>(16);
+        let mut finish = Some(finish);
+        // The callback's connection and the exchange, once the right callback arrived.
+        let mut callback: Option<TcpStream> = None;
+        let mut finishing = std::pin::pin!(futures::future::OptionFuture::from(None));
         loop {
             tokio::select! {
+                Some((result, page)) = &mut finishing, if callback.is_some() => {
+                    let page: Page = page;
+                    let status = if page.success { 200 } else { 400 };
+                    if let Some(stream) = callback.take() {
+                        respond(stream, status, &[], &page.html()).await;
+                    }
+                    return result;
+                }
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         tracing::trace!(%peer, "sign-in listener: connection");
@@ -428,12 +456,22 @@ impl CallbackServer {
                     }
                 },
                 Some(request) = rx.recv() => {
-                    match self.classify(&request, state) {
+                    let used = callback.is_some();
+                    if request.path == START_PATH && request.method == "GET" && !used {
+                        tracing::debug!("sign-in listener: sent the browser on to the sign-in page");
+                        let location = authorize_url.to_owned();
+                        let body = html_page("Opening AI Pass sign-in", "#555", "Taking you to the AI Pass sign-in page.", "If nothing happens, go back and open the link again.");
+                        tokio::spawn(async move {
+                            respond(request.stream, 302, &[("Location", &location)], &body).await
+                        });
+                        continue;
+                    }
+                    match self.classify(&request, state, used) {
                         Ok(outcome) => {
-                            let (result, page) = finish(outcome).await;
-                            let status = if page.success { 200 } else { 400 };
-                            respond(request.stream, status, &page.html()).await;
-                            return result;
+                            if let Some(finish) = finish.take() {
+                                callback = Some(request.stream);
+                                finishing.set(Some(finish(outcome)).into());
+                            }
                         }
                         Err((status, message)) => {
                             tracing::debug!(
@@ -443,7 +481,7 @@ impl CallbackServer {
                                 "sign-in listener: ignored a request"
                             );
                             let body = html_page("Not an AI Pass sign-in", "#555", message, "This page can be closed.");
-                            tokio::spawn(respond(request.stream, status, body));
+                            tokio::spawn(async move { respond(request.stream, status, &[], &body).await });
                         }
                     }
                 }
@@ -451,16 +489,34 @@ impl CallbackServer {
         }
     }
 
+    /// What a request other than a waiting `GET /start` gets; `used` is true once the callback
+    /// arrived (the sign-in is being finished: its links are spent).
     fn classify(
         &self,
         request: &IncomingRequest,
         expected_state: &str,
+        used: bool,
     ) -> Result<CallbackOutcome, (u16, &'static str)> {
+        if request.path == START_PATH {
+            if request.method != "GET" {
+                return Err((405, "Open this link in a browser."));
+            }
+            return Err((
+                410,
+                "This sign-in link was already used. If aipass-mcp is still not signed in, ask your agent to try again.",
+            ));
+        }
         if request.path != self.path {
             return Err((404, "There is nothing here."));
         }
         if request.method != "GET" {
             return Err((405, "Only the browser's redirect is accepted here."));
+        }
+        if used {
+            return Err((
+                410,
+                "This sign-in is already being finished. You can close this tab.",
+            ));
         }
         let param = |name: &str| {
             request
@@ -533,19 +589,24 @@ async fn read_request(mut stream: TcpStream) -> Option<IncomingRequest> {
     })
 }
 
-async fn respond(mut stream: TcpStream, status: u16, body: impl AsRef<str>) {
-    let body = body.as_ref();
+async fn respond(mut stream: TcpStream, status: u16, headers: &[(&str, &str)], body: &str) {
     let reason = match status {
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        410 => "Gone",
         _ => "Error",
     };
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let response = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
          Content-Length: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
-         Connection: close\r\n\r\n{body}",
+         {extra}Connection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = tokio::time::timeout(RESPONSE_WRITE_TIMEOUT, async {
@@ -738,9 +799,13 @@ mod tests {
     }
 
     async fn get(addr: SocketAddr, target: &str) -> (u16, String) {
+        request(addr, "GET", target).await
+    }
+
+    async fn request(addr: SocketAddr, method: &str, target: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(addr).await.unwrap();
         stream
-            .write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .write_all(format!("{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
             .await
             .unwrap();
         let mut response = String::new();
@@ -754,8 +819,11 @@ mod tests {
         let redirect = Url::parse("http://127.0.0.1:0/callback").unwrap();
         let server = CallbackServer::bind(&redirect).await.unwrap();
         let addr = server.local_addr().unwrap();
-        let waiting =
-            tokio::spawn(server.wait("good", async |outcome| (outcome, Page::success("done"))));
+        let waiting = tokio::spawn(server.wait(
+            "good",
+            "http://auth.example/authorize?state=good",
+            async |outcome| (outcome, Page::success("done")),
+        ));
         assert_eq!(get(addr, "/favicon.ico").await.0, 404);
         assert_eq!(get(addr, "/callback?code=abc&state=bad").await.0, 400);
         assert_eq!(get(addr, "/callback?code=abc").await.0, 400);
@@ -775,8 +843,9 @@ mod tests {
         let redirect = Url::parse("http://127.0.0.1:0/cb").unwrap();
         let server = CallbackServer::bind(&redirect).await.unwrap();
         let addr = server.local_addr().unwrap();
-        let waiting =
-            tokio::spawn(server.wait("s", async |outcome| (outcome, Page::failure("declined"))));
+        let waiting = tokio::spawn(server.wait("s", "http://auth.example/a", async |outcome| {
+            (outcome, Page::failure("declined"))
+        }));
         let (status, _) = get(
             addr,
             "/cb?error=access_denied&error_description=The+user+denied&state=s",
@@ -790,5 +859,51 @@ mod tests {
                 description: Some("The user denied".into())
             }
         );
+    }
+
+    #[test]
+    fn start_link_is_short_and_carries_nothing() {
+        let link = start_link(&Url::parse("http://127.0.0.1:47821/callback?x=1#y").unwrap());
+        assert_eq!(link, "http://127.0.0.1:47821/start");
+    }
+
+    #[tokio::test]
+    async fn start_redirects_while_waiting_then_is_gone() {
+        let redirect = Url::parse("http://127.0.0.1:0/callback").unwrap();
+        let server = CallbackServer::bind(&redirect).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let waiting = tokio::spawn(server.wait(
+            "good",
+            "http://auth.example/authorize?state=good",
+            async move |outcome| {
+                // The code exchange: the listener must keep answering meanwhile.
+                let _ = released.await;
+                (outcome, Page::success("done"))
+            },
+        ));
+        let (status, response) = get(addr, "/start").await;
+        assert_eq!(status, 302);
+        assert!(
+            response.contains("\r\nLocation: http://auth.example/authorize?state=good\r\n"),
+            "{response}"
+        );
+        assert_eq!(get(addr, "/start").await.0, 302, "the link can be reopened");
+        assert_eq!(request(addr, "POST", "/start").await.0, 405);
+        let callback = tokio::spawn(get(addr, "/callback?code=abc&state=good"));
+        // While the exchange runs, the link and the callback are spent.
+        let mut gone = false;
+        for _ in 0..200 {
+            if get(addr, "/start").await.0 == 410 {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(gone, "/start answers 410 once the callback arrived");
+        assert_eq!(get(addr, "/callback?code=abc&state=good").await.0, 410);
+        release.send(()).unwrap();
+        assert_eq!(callback.await.unwrap().0, 200);
+        assert_eq!(waiting.await.unwrap(), CallbackOutcome::Code("abc".into()));
     }
 }

@@ -28,7 +28,7 @@ pub const REFRESH_SKEW: Duration = Duration::from_secs(60);
 pub const SIGN_IN_LIFETIME: Duration = Duration::from_secs(600);
 /// Lock file (in the config folder) held around read → refresh → write.
 pub const LOCK_FILE: &str = "tokens.lock";
-/// While a sign-in runs, its URL is written here (mode 0600) so other instances can show it.
+/// While a sign-in runs, its short link is written here (mode 0600) so other instances can show it.
 pub const SIGN_IN_URL_FILE: &str = "sign-in-url.txt";
 /// Ends the `auth_required` messages: the way around sign-in (CI, headless machines).
 const TOKEN_HINT: &str =
@@ -99,17 +99,20 @@ impl AuthConfig {
 pub enum SignInStatus {
     /// No sign-in is running.
     Idle,
-    /// This process waits for the browser; `url` is the page to open.
+    /// This process waits for the browser; `url` is the link to show.
     Waiting {
-        /// The sign-in page.
+        /// The short link on the loopback listener (`http://127.0.0.1:<port>/start`), which
+        /// redirects to the sign-in page; it carries no state or challenge.
         url: String,
+        /// The full sign-in page (state and PKCE challenge in the query), for the terminal.
+        authorize_url: String,
         /// Whether a browser was opened (false: the URL must be opened by hand).
         browser_opened: bool,
     },
     /// Another aipass-mcp holds the callback port and runs the sign-in; this one waits for the
-    /// tokens it will store. `url` is that sign-in's page, when it could be read.
+    /// tokens it will store. `url` is that sign-in's short link, when it could be read.
     WaitingForOtherProcess {
-        /// The other instance's sign-in page.
+        /// The other instance's short sign-in link.
         url: Option<String>,
     },
     /// The last sign-in worked.
@@ -122,7 +125,7 @@ pub enum SignInStatus {
 }
 
 impl SignInStatus {
-    /// The URL to show, if there is one.
+    /// The short link to show, if there is one.
     pub fn url(&self) -> Option<&str> {
         match self {
             SignInStatus::Waiting { url, .. } => Some(url),
@@ -584,7 +587,8 @@ impl AuthSession {
             &self.config.scopes,
             &pkce,
         );
-        self.write_sign_in_url(Some(&url)).await;
+        let link = flow::start_link(&self.config.redirect_uri);
+        self.write_sign_in_url(Some(&link)).await;
         let outcome = flow::open_browser(self.config.browser.as_deref(), &url);
         let browser_opened = matches!(outcome, BrowserOutcome::Opened(_));
         match &outcome {
@@ -601,7 +605,8 @@ impl AuthSession {
             }
         }
         self.status.send_replace(SignInStatus::Waiting {
-            url: url.clone(),
+            url: link,
+            authorize_url: url.clone(),
             browser_opened,
         });
 
@@ -656,7 +661,8 @@ impl AuthSession {
                 }
             }
         };
-        let result = tokio::time::timeout_at(deadline, server.wait(pkce.state(), exchange)).await;
+        let result =
+            tokio::time::timeout_at(deadline, server.wait(pkce.state(), &url, exchange)).await;
         self.write_sign_in_url(None).await;
         let response = match result {
             Ok(Ok(response)) => response,

@@ -8,6 +8,7 @@ pub mod embeddings;
 pub mod images;
 pub mod models;
 pub mod progress;
+pub mod sign_in;
 pub mod video;
 
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use rmcp::RoleServer;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 
-use super::{ToolError, ToolResult};
+use super::{ToolError, ToolResult, sign_in};
 use crate::auth::session::SignInStatus;
 use crate::media;
 use tokio::sync::watch;
@@ -60,7 +60,8 @@ pub async fn supervise<T>(
     let started = Instant::now();
     let mut progress = Progress::new(context);
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TICK, TICK);
-    tokio::pin!(work);
+    let declined = sign_in::declined(context, activity.sign_in.clone());
+    tokio::pin!(work, declined);
     loop {
         tokio::select! {
             outcome = &mut work => return outcome,
@@ -70,6 +71,7 @@ pub async fn supervise<T>(
                     message: "the call was cancelled; nothing was saved".into(),
                 });
             }
+            refusal = &mut declined => return Err(refusal),
             _ = ticker.tick() => {
                 progress.report(activity.describe(started.elapsed()), None).await;
             }
