@@ -80,9 +80,13 @@ fn tool_for(key: &str) -> (&'static str, Value) {
     }
 }
 
+/// Calls the tool for `key`, which must fail; prints the message (`--nocapture` shows the
+/// observed outcomes that docs/reliability.md quotes).
 async fn call_err(s: &Session, key: &str) -> String {
     let (tool, arguments) = tool_for(key);
-    s.err(tool, arguments).await
+    let message = s.err(tool, arguments).await;
+    eprintln!("observed {key} ({tool}): {message}");
+    message
 }
 
 /// The next call to the same endpoint works, and it is one more request.
@@ -442,4 +446,32 @@ async fn a_401_that_refresh_cannot_fix_is_auth_required() {
     let stats = env.fake.stats();
     assert_eq!((stats.refreshes, stats.requests.get(USAGE)), (1, Some(&3)));
     server.stop().await;
+}
+
+// ---------- the documented matrix ----------
+
+/// docs/reliability.md's fault matrix names every test here, and only tests that exist.
+#[test]
+fn the_documented_matrix_matches_these_tests() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let doc = std::fs::read_to_string(format!("{root}/docs/reliability.md")).unwrap();
+    let source = std::fs::read_to_string(format!("{root}/tests/faults.rs")).unwrap();
+    let section = doc
+        .split("## Fault matrix")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Fault matrix section");
+    let documented: std::collections::BTreeSet<&str> = section
+        .lines()
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| case"))
+        .filter_map(|line| line.split(" | ").nth(2))
+        .map(|cell| cell.trim_matches('`'))
+        .collect();
+    let tests: std::collections::BTreeSet<&str> = source
+        .split("#[tokio::test(flavor = \"multi_thread\", worker_threads = 2)]\nasync fn ")
+        .skip(1)
+        .filter_map(|rest| rest.split('(').next())
+        .collect();
+    assert!(!tests.is_empty());
+    assert_eq!(documented, tests, "docs/reliability.md vs tests/faults.rs");
 }

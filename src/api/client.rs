@@ -1005,15 +1005,16 @@ fn rate_limit_step(
         });
     }
     if wait > max_wait {
-        let asked = match retry_after_seconds {
-            Some(s) => format!("It asked to wait {s} s"),
-            None => format!("A wait of {} s", wait.as_secs()),
+        let limit = format!("AIPASS_MAX_RETRY_WAIT ({} s)", max_wait.as_secs_f64());
+        let why = match retry_after_seconds {
+            Some(s) => format!("It asked to wait {s} s, longer than {limit}"),
+            None => format!(
+                "The {} s wait before a retry is longer than {limit}",
+                wait.as_secs()
+            ),
         };
         return Err(ApiError::RateLimited {
-            message: format!(
-                "{message} {asked}, longer than AIPASS_MAX_RETRY_WAIT ({} s), so it was not retried.",
-                max_wait.as_secs_f64()
-            ),
+            message: format!("{message} {why}, so it was not retried."),
             retry_after_seconds,
         });
     }

@@ -108,17 +108,22 @@ fn auth_text(message: &str, sign_in_url: Option<&str>) -> String {
 
 fn rate_text(message: &str, retry_after: Option<u64>) -> String {
     match retry_after {
-        Some(s) => format!("{message} Retry after {s} seconds."),
-        None => format!("{message} Retry a little later."),
+        Some(s) if s > 0 => format!("{message} Retry after {s} seconds."),
+        _ => format!("{message} Retry a little later."),
     }
 }
 
 fn charged_text(base: &str, maybe_charged: bool) -> String {
-    if maybe_charged {
-        format!("{base} {CHARGED_NOTE}")
-    } else {
-        base.to_string()
+    if !maybe_charged {
+        return base.to_string();
     }
+    // The API's message may lack a full stop; the note is a sentence of its own.
+    let stop = if base.ends_with(['.', '!', '?', '…']) {
+        ""
+    } else {
+        "."
+    };
+    format!("{base}{stop} {CHARGED_NOTE}")
 }
 
 /// What an error body said, in whichever of the API's shapes it came.
@@ -493,6 +498,10 @@ mod tests {
         let s = e.to_string();
         assert!(s.contains("HTTP 503") && s.contains("overloaded"), "{s}");
         assert!(s.contains("may have been charged, so it was not retried automatically"));
+        // The note is its own sentence, whether or not the API's message ended with a stop.
+        assert!(s.contains("overloaded. The request may"), "{s}");
+        let s = map(500, r#"{"error":{"message":"Down."}}"#).to_string();
+        assert!(s.contains("Down. The request may"), "{s}");
 
         // A 4xx never carries the charged note.
         let e = map(409, "conflict");
