@@ -62,6 +62,10 @@ pub struct Settings {
     #[arg(long, env = "AIPASS_REQUEST_TIMEOUT", default_value = "300", value_parser = parse_seconds, global = true)]
     pub request_timeout: Duration,
 
+    /// Longest `Retry-After` (seconds) waited out before retrying a rate-limited request; 0 = never wait.
+    #[arg(long, env = "AIPASS_MAX_RETRY_WAIT", default_value = "10", value_parser = parse_wait, global = true)]
+    pub max_retry_wait: Duration,
+
     /// Inline previews in results: `auto` (small, within AIPASS_INLINE_BUDGET) or `never`.
     #[arg(long, env = "AIPASS_INLINE", value_enum, default_value_t = InlineMode::Auto, global = true)]
     pub inline: InlineMode,
@@ -184,6 +188,18 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// Like [`parse_seconds`], but 0 is allowed (it turns the wait off).
+fn parse_wait(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| "must be a number of seconds".to_string())?;
+    if !(0.0..=3600.0).contains(&seconds) {
+        return Err("must be between 0 and 3600 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +226,14 @@ mod tests {
         assert_eq!(parse_seconds("1.5").unwrap(), Duration::from_millis(1500));
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn a_wait_may_be_zero() {
+        assert_eq!(parse_wait("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_wait("2.5").unwrap(), Duration::from_millis(2500));
+        assert!(parse_wait("-1").is_err());
+        assert!(parse_wait("7200").is_err());
+        assert!(parse_wait("NaN").is_err());
     }
 }

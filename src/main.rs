@@ -130,6 +130,7 @@ fn run_server(settings: Settings) -> ExitCode {
     api_settings.client_id = settings.client_id.clone();
     api_settings.connect_timeout = settings.connect_timeout;
     api_settings.request_timeout = settings.request_timeout;
+    api_settings.max_retry_wait = settings.max_retry_wait;
     // AIPASS_ACCESS_TOKEN when set, else sign-in on first use (no I/O until a call needs it).
     let source = auth::token_source(&settings);
     let api = ApiClient::new(api_settings, source.provider());

@@ -29,7 +29,15 @@ const ERROR_BODY_CAP: u64 = 64 * 1024;
 const GET_RETRIES: u32 = 2;
 /// Extra attempts for a POST whose connection never opened (nothing was sent, nothing charged).
 const POST_CONNECT_RETRIES: u32 = 1;
-const BACKOFF: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(800)];
+/// Backoff before retry n (from 0): `BACKOFF_BASE * 4^n`, at most `BACKOFF_CAP`, plus jitter.
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+const BACKOFF_JITTER_MS: u64 = 100;
+/// Extra attempts after a 429 (any request: a 429 means it was not processed, so not charged).
+const RATE_LIMIT_RETRIES: u32 = 2;
+/// The wait after a 429 that names none.
+const RATE_LIMIT_DEFAULT_WAIT: Duration = Duration::from_secs(1);
+const RATE_LIMIT_JITTER_MS: u64 = 250;
 
 /// Where and how the client talks to AI Pass.
 #[derive(Clone, Debug)]
@@ -42,6 +50,8 @@ pub struct ApiSettings {
     /// Whole-request limit; for streamed chat, the longest wait for the next piece.
     pub request_timeout: Duration,
     pub max_response_bytes: u64,
+    /// The longest `Retry-After` waited out before retrying a 429; longer ones fail at once.
+    pub max_retry_wait: Duration,
 }
 
 impl ApiSettings {
@@ -52,6 +62,7 @@ impl ApiSettings {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(300),
             max_response_bytes: 64 * 1024 * 1024,
+            max_retry_wait: Duration::from_secs(10),
         }
     }
 }
@@ -251,7 +262,7 @@ impl ApiClient {
         if content_type.as_deref().is_some_and(is_json) {
             // The server ignored `stream: true` and sent the whole answer at once.
             let body = self.read_body(resp, &call).await?;
-            let completion: ChatCompletionWire = parse_json(&body, call.what)?;
+            let completion: ChatCompletionWire = parse_json(&body, &call)?;
             let result = completion_result(completion, &req.model)?;
             if !result.text.is_empty() {
                 on_text(&result.text);
@@ -264,6 +275,7 @@ impl ApiClient {
         {
             return Err(ApiError::InvalidResponse {
                 message: format!("expected an event stream from {}, got {ct}", call.what),
+                maybe_charged: call.paid,
             });
         }
         let bytes = resp.bytes_stream().map_err(reqwest::Error::without_url);
@@ -456,6 +468,7 @@ impl ApiClient {
             }
             return Err(ApiError::InvalidResponse {
                 message: format!("{} answered without a data object", call.what),
+                maybe_charged: false,
             });
         }
         Ok(envelope.data.expect("checked above"))
@@ -541,7 +554,7 @@ impl ApiClient {
 
     async fn json_of<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, ApiError> {
         let (body, _) = self.fetch(call).await?;
-        parse_json(&body, call.what)
+        parse_json(&body, call)
     }
 
     async fn binary_of(&self, call: &Call<'_>) -> Result<Binary, ApiError> {
@@ -583,6 +596,7 @@ impl ApiClient {
             None
         };
         let mut refreshed = false;
+        let mut rate_waits = 0;
         loop {
             let request = self.build(http, call, token.as_ref())?;
             let started = Instant::now();
@@ -660,6 +674,17 @@ impl ApiClient {
             let mut err = self.status_error(resp, call).await;
             if let Some(t) = &token {
                 err = err.redact(t.secret());
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = rate_limit_step(err, rate_waits, self.inner.settings.max_retry_wait)?;
+                tracing::info!(
+                    what = call.what,
+                    wait_ms = wait.as_millis() as u64,
+                    "rate limited by AI Pass; waiting before retrying"
+                );
+                tokio::time::sleep(wait + jitter(RATE_LIMIT_JITTER_MS)).await;
+                rate_waits += 1;
+                continue;
             }
             return Err(err);
         }
@@ -784,6 +809,7 @@ impl ApiClient {
         match call.expect {
             Expect::Json if !is_json(&lower) => Err(ApiError::InvalidResponse {
                 message: format!("expected JSON from {}, got {}", call.what, short_ct(&ct)),
+                maybe_charged: call.paid,
             }),
             Expect::Media if is_json(&lower) || lower.starts_with("text/html") => {
                 let body = read_capped(resp, ERROR_BODY_CAP).await.unwrap_or_default();
@@ -795,6 +821,7 @@ impl ApiClient {
                         short_ct(&ct),
                         parsed.message.map(|m| format!(": {m}")).unwrap_or_default()
                     ),
+                    maybe_charged: call.paid,
                 })
             }
             _ => Ok(resp),
@@ -812,6 +839,7 @@ impl ApiClient {
                     ),
                     None => format!("the answer of {} is over the {cap}-byte limit", call.what),
                 },
+                maybe_charged: call.paid,
             },
             ReadError::Http(e) if e.is_timeout() => ApiError::Timeout {
                 maybe_charged: call.paid,
@@ -876,13 +904,15 @@ fn short_ct(content_type: &str) -> String {
     )
 }
 
-fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+fn parse_json<T: DeserializeOwned>(body: &[u8], call: &Call<'_>) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::InvalidResponse {
         // serde's message names the line and column, not the body, so it stays short.
         message: format!(
-            "the answer of {what} was not the expected JSON ({})",
+            "the answer of {} was not the expected JSON ({})",
+            call.what,
             error::truncate(&e.to_string())
         ),
+        maybe_charged: call.paid,
     })
 }
 
@@ -939,10 +969,56 @@ fn video_id(id: &str) -> Result<&str, ApiError> {
     Ok(id)
 }
 
+/// Capped exponential backoff with jitter (so many clients do not retry in step).
 async fn backoff(retries_so_far: u32) {
-    let base = BACKOFF[(retries_so_far as usize).min(BACKOFF.len() - 1)];
-    let jitter = Duration::from_millis(rand::random_range(0..=100));
-    tokio::time::sleep(base + jitter).await;
+    tokio::time::sleep(backoff_delay(retries_so_far) + jitter(BACKOFF_JITTER_MS)).await;
+}
+
+fn backoff_delay(retries_so_far: u32) -> Duration {
+    BACKOFF_BASE
+        .saturating_mul(4u32.saturating_pow(retries_so_far))
+        .min(BACKOFF_CAP)
+}
+
+fn jitter(max_ms: u64) -> Duration {
+    Duration::from_millis(rand::random_range(0..=max_ms))
+}
+
+/// What to do after a 429: wait this long and retry, or give up with this error.
+fn rate_limit_step(
+    err: ApiError,
+    waits_so_far: u32,
+    max_wait: Duration,
+) -> Result<Duration, ApiError> {
+    let ApiError::RateLimited {
+        message,
+        retry_after_seconds,
+    } = err
+    else {
+        return Err(err);
+    };
+    let wait = retry_after_seconds.map_or(RATE_LIMIT_DEFAULT_WAIT, Duration::from_secs);
+    if waits_so_far >= RATE_LIMIT_RETRIES {
+        return Err(ApiError::RateLimited {
+            message: format!("{message} It was retried {waits_so_far} times."),
+            retry_after_seconds,
+        });
+    }
+    if wait > max_wait {
+        let limit = format!("AIPASS_MAX_RETRY_WAIT ({} s)", max_wait.as_secs_f64());
+        let why = match retry_after_seconds {
+            Some(s) => format!("It asked to wait {s} s, longer than {limit}"),
+            None => format!(
+                "The {} s wait before a retry is longer than {limit}",
+                wait.as_secs()
+            ),
+        };
+        return Err(ApiError::RateLimited {
+            message: format!("{message} {why}, so it was not retried."),
+            retry_after_seconds,
+        });
+    }
+    Ok(wait)
 }
 
 #[cfg(test)]
@@ -1022,6 +1098,14 @@ mod tests {
             format!("{u:?}"),
             r#"Upload { file_name: "a.png", mime_type: "image/png", bytes: 10 }"#
         );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_delay(0), Duration::from_millis(200));
+        assert_eq!(backoff_delay(1), Duration::from_millis(800));
+        assert_eq!(backoff_delay(2), Duration::from_secs(2));
+        assert_eq!(backoff_delay(30), Duration::from_secs(2));
     }
 
     #[test]

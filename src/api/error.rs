@@ -40,8 +40,12 @@ pub enum ApiError {
         message: String,
         maybe_charged: bool,
     },
-    #[error("AI Pass sent a response that could not be used: {message}")]
-    InvalidResponse { message: String },
+    #[error("{}", charged_text(&format!("AI Pass sent a response that could not be used: {message}"), *maybe_charged))]
+    InvalidResponse {
+        message: String,
+        /// A paid request got a 200 whose body was unusable: the work may have been done.
+        maybe_charged: bool,
+    },
 }
 
 impl ApiError {
@@ -66,7 +70,8 @@ impl ApiError {
         match self {
             ApiError::Upstream { maybe_charged, .. }
             | ApiError::Timeout { maybe_charged }
-            | ApiError::Network { maybe_charged, .. } => *maybe_charged,
+            | ApiError::Network { maybe_charged, .. }
+            | ApiError::InvalidResponse { maybe_charged, .. } => *maybe_charged,
             _ => false,
         }
     }
@@ -84,7 +89,7 @@ impl ApiError {
             | ApiError::ModelNotFound { message }
             | ApiError::Upstream { message, .. }
             | ApiError::Network { message, .. }
-            | ApiError::InvalidResponse { message } => message,
+            | ApiError::InvalidResponse { message, .. } => message,
             ApiError::Timeout { .. } => return self,
         };
         if message.contains(secret) {
@@ -103,17 +108,22 @@ fn auth_text(message: &str, sign_in_url: Option<&str>) -> String {
 
 fn rate_text(message: &str, retry_after: Option<u64>) -> String {
     match retry_after {
-        Some(s) => format!("{message} Retry after {s} seconds."),
-        None => format!("{message} Retry a little later."),
+        Some(s) if s > 0 => format!("{message} Retry after {s} seconds."),
+        _ => format!("{message} Retry a little later."),
     }
 }
 
 fn charged_text(base: &str, maybe_charged: bool) -> String {
-    if maybe_charged {
-        format!("{base} {CHARGED_NOTE}")
-    } else {
-        base.to_string()
+    if !maybe_charged {
+        return base.to_string();
     }
+    // The API's message may lack a full stop; the note is a sentence of its own.
+    let stop = if base.ends_with(['.', '!', '?', '…']) {
+        ""
+    } else {
+        "."
+    };
+    format!("{base}{stop} {CHARGED_NOTE}")
 }
 
 /// What an error body said, in whichever of the API's shapes it came.
@@ -216,6 +226,14 @@ fn mentions_budget(body: &ErrorBody) -> bool {
     })
 }
 
+/// A 429 whose message blames the budget or quota: waiting would not help.
+fn message_mentions_budget(body: &ErrorBody) -> bool {
+    body.message.as_deref().is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        m.contains("budget") || m.contains("quota exceeded") || m.contains("insufficient quota")
+    })
+}
+
 fn mentions_model_not_found(body: &ErrorBody) -> bool {
     if body.code.as_deref() == Some("model_not_found") {
         return true;
@@ -254,7 +272,7 @@ pub(crate) fn from_parts(
     maybe_charged: bool,
 ) -> ApiError {
     let detail = detail(status, body);
-    if status == 402 || mentions_budget(body) {
+    if status == 402 || mentions_budget(body) || (status == 429 && message_mentions_budget(body)) {
         return ApiError::BudgetExceeded {
             message: format!(
                 "The AI Pass budget does not cover this request ({detail}). Add funds to the AI Pass account or choose a cheaper model."
@@ -323,15 +341,26 @@ fn model_not_found(detail: &str) -> ApiError {
     }
 }
 
-/// Parses a `Retry-After` header given in seconds (the HTTP-date form is rare for APIs).
+/// Parses a `Retry-After` header: seconds (`"7"`, `"1.5"` rounds up) or an HTTP date, which
+/// becomes the seconds left until then (0 when it has passed).
 pub(crate) fn parse_retry_after(value: &str) -> Option<u64> {
+    retry_after_at(value, chrono::Utc::now())
+}
+
+fn retry_after_at(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<u64> {
     let v = value.trim();
-    v.parse::<u64>().ok().or_else(|| {
-        v.parse::<f64>()
-            .ok()
-            .filter(|f| *f >= 0.0)
-            .map(|f| f.ceil() as u64)
-    })
+    if let Ok(seconds) = v.parse::<u64>() {
+        return Some(seconds);
+    }
+    if let Ok(seconds) = v.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| seconds.ceil() as u64);
+    }
+    // The IMF-fixdate form (`Wed, 21 Oct 2015 07:28:00 GMT`) is valid RFC 2822.
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let millis = (at.with_timezone(&chrono::Utc) - now)
+        .num_milliseconds()
+        .max(0);
+    Some((millis as u64).div_ceil(1000))
 }
 
 #[cfg(test)]
@@ -469,6 +498,10 @@ mod tests {
         let s = e.to_string();
         assert!(s.contains("HTTP 503") && s.contains("overloaded"), "{s}");
         assert!(s.contains("may have been charged, so it was not retried automatically"));
+        // The note is its own sentence, whether or not the API's message ended with a stop.
+        assert!(s.contains("overloaded. The request may"), "{s}");
+        let s = map(500, r#"{"error":{"message":"Down."}}"#).to_string();
+        assert!(s.contains("Down. The request may"), "{s}");
 
         // A 4xx never carries the charged note.
         let e = map(409, "conflict");
@@ -489,7 +522,39 @@ mod tests {
         assert!(e.to_string().contains("Retry after 7 seconds"));
         assert_eq!(parse_retry_after(" 12 "), Some(12));
         assert_eq!(parse_retry_after("1.5"), Some(2));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-3"), None);
+    }
+
+    #[test]
+    fn retry_after_http_dates_count_from_now() {
+        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2015 07:28:00 GMT")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            retry_after_at("Wed, 21 Oct 2015 07:28:05 GMT", now),
+            Some(5)
+        );
+        // A date in the past means "now".
+        assert_eq!(
+            retry_after_at("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(0)
+        );
+        assert_eq!(retry_after_at("Wed, 21 Oct 2015", now), None);
+    }
+
+    #[test]
+    fn a_budget_flavoured_429_is_budget_exceeded() {
+        let e = map(
+            429,
+            r#"{"error":{"message":"Monthly budget exceeded for this key"}}"#,
+        );
+        assert_eq!(e.code(), "budget_exceeded");
+        let e = map(
+            429,
+            r#"{"error":{"message":"Too many requests per minute"}}"#,
+        );
+        assert_eq!(e.code(), "rate_limited");
     }
 
     #[test]
@@ -507,13 +572,18 @@ mod tests {
         };
         assert_eq!(n.code(), "upstream_error");
         assert!(n.to_string().contains("may have been charged"));
-        assert_eq!(
-            ApiError::InvalidResponse {
-                message: "x".into()
-            }
-            .code(),
-            "upstream_error"
-        );
+        let invalid = ApiError::InvalidResponse {
+            message: "x".into(),
+            maybe_charged: false,
+        };
+        assert_eq!(invalid.code(), "upstream_error");
+        assert!(!invalid.to_string().contains("charged"));
+        let paid = ApiError::InvalidResponse {
+            message: "x".into(),
+            maybe_charged: true,
+        };
+        assert!(paid.maybe_charged());
+        assert!(paid.to_string().contains("may have been charged"));
         let a = ApiError::AuthRequired {
             message: "Sign in needed.".into(),
             sign_in_url: Some("https://aipass.one/oauth2/authorize?x=1".into()),

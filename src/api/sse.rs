@@ -64,6 +64,7 @@ impl ChatStreamAssembler {
         }
         let value: Value = serde_json::from_str(data).map_err(|e| ApiError::InvalidResponse {
             message: format!("a chat stream event was not valid JSON ({e})"),
+            maybe_charged: true,
         })?;
         if value.get("error").is_some_and(|e| !e.is_null()) {
             return Err(error::embedded_error(&value, true));
@@ -71,6 +72,7 @@ impl ChatStreamAssembler {
         let chunk: ChunkWire =
             serde_json::from_value(value).map_err(|e| ApiError::InvalidResponse {
                 message: format!("a chat stream event had an unexpected shape ({e})"),
+                maybe_charged: true,
             })?;
         if let Some(m) = chunk.model.filter(|m| !m.is_empty()) {
             self.model = Some(m);
@@ -230,6 +232,7 @@ where
         }),
         Some(Broken::TooLarge(cap)) => Err(ApiError::InvalidResponse {
             message: format!("the chat stream exceeded the {cap}-byte response limit"),
+            maybe_charged: true,
         }),
     }
 }

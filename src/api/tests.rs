@@ -480,16 +480,64 @@ async fn get_5xx_gives_up_after_two_retries() {
     assert_eq!(server.requests().len(), 3);
 }
 
-#[tokio::test]
-async fn rate_limit_is_not_retried() {
-    let server = Server::start(vec![reply(
+fn rate_limited(retry_after: Option<&str>) -> Reply {
+    let extra: Vec<(&str, &str)> = retry_after
+        .map(|v| ("Retry-After", v))
+        .into_iter()
+        .collect();
+    reply(
         429,
         "application/json",
         r#"{"error":{"message":"Too many requests"}}"#,
-        &[("Retry-After", "7")],
-    )])
+        &extra,
+    )
+}
+
+fn client_with_max_wait(server: &Server, max_retry_wait: Duration) -> ApiClient {
+    let mut settings = ApiSettings::new(server.base.clone());
+    settings.max_retry_wait = max_retry_wait;
+    ApiClient::new(
+        settings,
+        Arc::new(StaticTokenProvider::new(Some("t".into()))),
+    )
+}
+
+#[tokio::test]
+async fn rate_limited_post_waits_and_is_retried() {
+    // A 429 was not processed, so even a paid POST may be sent again.
+    let server = Server::start(vec![rate_limited(Some("0")), json_reply(200, completion())]).await;
+    let r = static_client(&server).chat(&chat_request()).await.unwrap();
+    assert_eq!(r.text, "Hello!");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn rate_limit_gives_up_after_two_retries() {
+    let server = Server::start(vec![
+        rate_limited(Some("0")),
+        rate_limited(Some("0")),
+        rate_limited(Some("0")),
+    ])
     .await;
-    let err = static_client(&server)
+    let err = static_client(&server).list_models().await.unwrap_err();
+    match &err {
+        ApiError::RateLimited {
+            retry_after_seconds,
+            message,
+        } => {
+            assert_eq!(*retry_after_seconds, Some(0));
+            assert!(message.contains("Too many requests"), "{message}");
+            assert!(message.contains("retried 2 times"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_retry_after_over_the_limit_fails_at_once() {
+    let server = Server::start(vec![rate_limited(Some("7"))]).await;
+    let err = client_with_max_wait(&server, Duration::from_secs(5))
         .chat(&chat_request())
         .await
         .unwrap_err();
@@ -499,10 +547,26 @@ async fn rate_limit_is_not_retried() {
             message,
         } => {
             assert_eq!(*retry_after_seconds, Some(7));
-            assert!(message.contains("Too many requests"));
+            assert!(
+                message.contains("wait 7 s") && message.contains("AIPASS_MAX_RETRY_WAIT (5 s)"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }
+    assert!(!err.to_string().contains("charged"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_zero_max_wait_never_waits() {
+    let server = Server::start(vec![rate_limited(None)]).await;
+    let err = client_with_max_wait(&server, Duration::ZERO)
+        .list_models()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "rate_limited");
+    assert!(err.to_string().contains("Retry a little later"), "{err}");
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -596,6 +660,23 @@ async fn malformed_json_names_the_endpoint() {
     let err = static_client(&server).list_models().await.unwrap_err();
     assert!(matches!(err, ApiError::InvalidResponse { .. }));
     assert!(err.to_string().contains("GET /oauth2/v1/models"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unusable_answer_to_a_paid_post_may_have_been_charged() {
+    let server = Server::start(vec![
+        reply(200, "application/json", "{\"data\": [", &[]),
+        reply(200, "application/json", "{\"data\": [", &[]),
+    ])
+    .await;
+    let client = static_client(&server);
+    let err = client.chat(&chat_request()).await.unwrap_err();
+    assert!(err.maybe_charged(), "{err:?}");
+    assert!(err.to_string().contains("may have been charged"), "{err}");
+    // The same answer to a free GET says nothing about charges.
+    let err = client.list_models().await.unwrap_err();
+    assert!(!err.maybe_charged(), "{err:?}");
+    assert_eq!(server.requests().len(), 2, "neither was retried");
 }
 
 #[tokio::test]

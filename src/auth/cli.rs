@@ -287,6 +287,7 @@ fn api_settings(settings: &Settings) -> ApiSettings {
     api.client_id = settings.client_id.clone();
     api.connect_timeout = settings.connect_timeout;
     api.request_timeout = settings.request_timeout;
+    api.max_retry_wait = settings.max_retry_wait;
     api
 }
 
