@@ -218,6 +218,8 @@ async fn round_of_calls(server: &Server, process: usize, round: usize) {
 async fn five_processes_on_one_token_store_refresh_once_per_rotation() {
     const PROCESSES: usize = 5;
     const ROTATIONS: usize = 4;
+    // round_of_calls makes 4 calls, each one API request unless it meets a 401.
+    const CALLS_PER_ROUND: u64 = PROCESSES as u64 * 4;
     let env = Env::new().await;
     env.seed(&env.fake.issue_token("api:access profile:read"), -30);
     let mut servers = Vec::new();
@@ -225,28 +227,52 @@ async fn five_processes_on_one_token_store_refresh_once_per_rotation() {
         servers.push(env.server(&[]).await);
     }
 
+    // The calls' own requests (each process also fetches the model list once, to check models).
+    let api_requests = || {
+        let requests = env.fake.stats().requests;
+        [
+            "POST /oauth2/v1/chat/completions",
+            "GET /api/v1/usage/me/summary",
+            "GET /oauth2/userinfo",
+            "POST /oauth2/v1/embeddings",
+        ]
+        .iter()
+        .map(|key| requests.get(*key).copied().unwrap_or(0))
+        .sum::<u64>()
+    };
     let mut refreshes = Vec::new();
+    let mut requests_per_round = Vec::new();
     for round in 1..=ROTATIONS {
         if round > 1 {
             env.fake.expire_all_tokens();
         }
+        let before = api_requests();
         let rounds = servers
             .iter()
             .enumerate()
             .map(|(process, server)| round_of_calls(server, process, round));
         futures::future::join_all(rounds).await;
         refreshes.push(env.fake.stats().refreshes);
+        requests_per_round.push(api_requests() - before);
     }
 
     let stats = env.fake.stats();
     eprintln!(
-        "load: {PROCESSES} processes, {ROTATIONS} rotations, {} calls: refreshes after each \
-         rotation {refreshes:?}, refused token requests {}, sign-ins {}",
-        PROCESSES * ROTATIONS * 4,
-        stats.failed_token_requests,
-        stats.authorize
+        "load: {PROCESSES} processes, {ROTATIONS} rotations, {CALLS_PER_ROUND} calls a rotation: \
+         refreshes after each rotation {refreshes:?}, API requests per rotation \
+         {requests_per_round:?}, refused token requests {}, sign-ins {}",
+        stats.failed_token_requests, stats.authorize
     );
     assert_eq!(refreshes, [1, 2, 3, 4], "one refresh per rotation");
+    // Rotation 1 (expired in the store): no call went out with the old token. Later ones
+    // (expired at AI Pass): every process met a 401, and each call was retried at most once.
+    assert_eq!(requests_per_round[0], CALLS_PER_ROUND);
+    for &requests in &requests_per_round[1..] {
+        assert!(
+            (CALLS_PER_ROUND + PROCESSES as u64..=2 * CALLS_PER_ROUND).contains(&requests),
+            "{requests_per_round:?}"
+        );
+    }
     assert_eq!(stats.failed_token_requests, 0, "no refresh token reused");
     assert_eq!(stats.authorize, 0, "nobody had to sign in again");
     // The store holds the last rotation's tokens, and every process still works with them.
