@@ -58,12 +58,12 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
-        let info = state
-            .tokens
-            .lock()
-            .unwrap()
-            .check_access(token)
-            .ok_or_else(ApiError::unauthorized)?;
+        let info = {
+            let mut tokens = state.tokens.lock().unwrap();
+            tokens.note_secret(token);
+            tokens.check_access(token)
+        }
+        .ok_or_else(ApiError::unauthorized)?;
         let caller = Caller {
             token: info,
             summary: parts

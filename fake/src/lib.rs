@@ -128,6 +128,35 @@ pub struct RecordedRequest {
     pub status: u16,
 }
 
+/// Every access token, refresh token, authorization code and PKCE verifier the fake issued or
+/// was sent. Deliberately not `Debug`: a failing assertion must not print the values it checks.
+pub struct IssuedSecrets(Vec<String>);
+
+impl IssuedSecrets {
+    /// The values, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// How many distinct values.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when none was seen.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first secret that occurs in `text`, shown only by its first 12 characters (enough
+    /// to tell an `aipass_at_` token from an `aipass_rt_` one).
+    pub fn found_in(&self, text: &str) -> Option<String> {
+        self.iter()
+            .find(|secret| text.contains(secret))
+            .map(|secret| format!("{}…", secret.chars().take(12).collect::<String>()))
+    }
+}
+
 /// A running fake. Dropping it shuts the server down.
 pub struct FakeServer {
     state: state::AppState,
@@ -169,6 +198,11 @@ impl FakeServer {
     /// Issues a token pair as if the user had signed in (first registered client); counts nothing.
     pub fn issue_token(&self, scope: &str) -> TokenPair {
         self.state.issue_token(scope)
+    }
+
+    /// Every secret seen so far (issued or received), for leak checks in tests.
+    pub fn issued_secrets(&self) -> IssuedSecrets {
+        IssuedSecrets(self.state.tokens.lock().unwrap().secrets_seen())
     }
 
     /// A snapshot of the counters.

@@ -1,6 +1,6 @@
 //! Authorization codes, access and refresh tokens, token families (rotation, reuse detection) and PKCE.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -98,6 +98,8 @@ pub(crate) struct TokenStore {
     refresh: HashMap<String, RefreshToken>,
     revoked_families: HashSet<u64>,
     next_family: u64,
+    /// Every token, code and verifier issued or received, so tests can search output for them.
+    secrets_seen: BTreeSet<String>,
 }
 
 /// What the code was issued for; the exchange must repeat it exactly.
@@ -119,6 +121,8 @@ impl TokenStore {
     fn pair(&mut self, family: u64, client_id: &str, scope: &str, ttl: Duration) -> TokenPair {
         let access_token = format!("aipass_at_{}", random_id(32));
         let refresh_token = format!("aipass_rt_{}", random_id(32));
+        self.note_secret(&access_token);
+        self.note_secret(&refresh_token);
         self.access.insert(
             access_token.clone(),
             AccessToken {
@@ -148,6 +152,7 @@ impl TokenStore {
 
     pub fn create_code(&mut self, request: CodeRequest) -> String {
         let code = random_id(32);
+        self.note_secret(&code);
         self.codes.insert(
             code.clone(),
             AuthCode {
@@ -172,6 +177,8 @@ impl TokenStore {
         redirect_uri: &str,
         ttl: Duration,
     ) -> Result<TokenPair, GrantError> {
+        self.note_secret(code);
+        self.note_secret(verifier);
         let Some(entry) = self.codes.get_mut(code) else {
             return Err(invalid_grant("authorization code is unknown"));
         };
@@ -220,6 +227,7 @@ impl TokenStore {
         client_id: &str,
         ttl: Duration,
     ) -> Result<TokenPair, GrantError> {
+        self.note_secret(refresh_token);
         let Some(entry) = self.refresh.get_mut(refresh_token) else {
             return Err(invalid_grant("refresh token is unknown"));
         };
@@ -245,6 +253,7 @@ impl TokenStore {
 
     /// Revokes an access token alone, or a refresh token with its whole family. Unknown: no-op.
     pub fn revoke(&mut self, token: &str) {
+        self.note_secret(token);
         if let Some(access) = self.access.get_mut(token) {
             access.revoked = true;
         } else if let Some(refresh) = self.refresh.get(token) {
@@ -261,6 +270,18 @@ impl TokenStore {
         usable.then(|| TokenInfo {
             scope: access.scope.clone(),
         })
+    }
+
+    /// Remembers a secret the fake issued or was sent (empty values are not secrets).
+    pub fn note_secret(&mut self, secret: &str) {
+        if !secret.is_empty() && !self.secrets_seen.contains(secret) {
+            self.secrets_seen.insert(secret.to_string());
+        }
+    }
+
+    /// Every access token, refresh token, authorization code and PKCE verifier seen so far.
+    pub fn secrets_seen(&self) -> Vec<String> {
+        self.secrets_seen.iter().cloned().collect()
     }
 
     pub fn expire_all(&mut self) {

@@ -193,6 +193,7 @@ impl Env {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the server binary starts");
+        let pid = transport.id();
         let stderr = Arc::new(Mutex::new(String::new()));
         if let Some(mut pipe) = stderr_pipe {
             let sink = stderr.clone();
@@ -221,7 +222,11 @@ impl Env {
         .await
         .expect("the client connects in time")
         .expect("the client connects");
-        Server { client, stderr }
+        Server {
+            client,
+            stderr,
+            pid,
+        }
     }
 
     /// Runs a CLI subcommand (`login`, `logout`, `status`) to the end.
@@ -298,6 +303,8 @@ pub enum Era {
 pub struct Server {
     pub client: RunningService<RoleClient, ()>,
     stderr: Arc<Mutex<String>>,
+    /// The process id of the binary (or of the wrapper it runs under).
+    pid: Option<u32>,
 }
 
 impl Server {
@@ -335,6 +342,20 @@ impl Server {
 
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid.expect("the server process has an id")
+    }
+
+    /// The process's peak resident memory so far (`VmHWM` in /proc/<pid>/status), in KiB;
+    /// None where there is no /proc (not Linux).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     /// Waits until stderr contains `needle`.
