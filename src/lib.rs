@@ -7,6 +7,7 @@ pub mod config;
 pub mod media;
 pub mod models;
 pub mod preview;
+pub mod saved_files;
 pub mod server;
 pub mod tools;
 pub mod transport;

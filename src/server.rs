@@ -15,7 +15,7 @@ use crate::models::ModelCatalog;
 use crate::tools::account::BalanceOutput;
 use crate::tools::progress::Activity;
 use crate::tools::video::DownloadedVideos;
-use crate::transport::TolerantTransport;
+use crate::transport::{MAX_MESSAGE_BYTES, TolerantTransport};
 
 /// What agents are told once, at initialize.
 const INSTRUCTIONS: &str = "AI Pass gives you many AI models through one account: chat (with vision), \
@@ -122,8 +122,11 @@ impl ServerHandler for AipassServer {
 /// initializing is a normal end, not an error.
 pub async fn serve_stdio(server: AipassServer) -> anyhow_like::Result<()> {
     let (reader, writer) = rmcp::transport::stdio_pipes();
+    let supported = ServerHandler::supported_protocol_versions(&server).into_owned();
     let transport = TolerantTransport::new(
-        rmcp::transport::async_rw::AsyncRwTransport::new_server(reader, writer),
+        rmcp::transport::async_rw::AsyncRwTransport::new_server(reader, writer)
+            .with_max_line_length(MAX_MESSAGE_BYTES),
+        supported,
     );
     match server.serve(transport).await {
         Ok(running) => {
