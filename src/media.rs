@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as BASE64};
 use serde::Serialize;
+use tokio::io::AsyncReadExt;
 
 use crate::api::ApiClient;
 use crate::saved_files::SaveTicket;
@@ -147,9 +148,16 @@ async fn read_file(path: &Path, max_bytes: u64) -> ToolResult<Vec<u8>> {
             metadata.len()
         )));
     }
-    tokio::fs::read(path)
+    // Read no more than one byte past the cap: the file may have grown since it was measured.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    tokio::fs::File::open(path)
         .await
-        .map_err(|e| ToolError::invalid_input(format!("cannot read {shown}: {e}")))
+        .map_err(|e| ToolError::invalid_input(format!("cannot read {shown}: {e}")))?
+        .take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| ToolError::invalid_input(format!("cannot read {shown}: {e}")))?;
+    Ok(bytes)
 }
 
 fn decode_data_uri(rest: &str) -> ToolResult<Vec<u8>> {
