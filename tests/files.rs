@@ -17,10 +17,12 @@ const CALLS: usize = 50;
 
 async fn session() -> Session {
     let mut options = Options::new(Era::Initialize);
-    // Previews are beside the point here and cost time.
+    // Previews are beside the point here and cost time. Names carry the local time: pin the
+    // server's time zone so the test can predict them.
     options
         .extra_env
         .push(("AIPASS_INLINE".into(), "never".into()));
+    options.extra_env.push(("TZ".into(), "UTC".into()));
     start_with(options).await
 }
 
@@ -53,7 +55,7 @@ async fn concurrent_images(s: &Session, prompt: &str, dir: &Path) -> Vec<PathBuf
 }
 
 /// The base name the server gives `prompt` during second `at` (see media::base_name).
-fn base_at(at: chrono::DateTime<chrono::Local>, slug: &str) -> String {
+fn base_at(at: chrono::DateTime<chrono::Utc>, slug: &str) -> String {
     format!("image-{}-{slug}", at.format("%Y%m%d-%H%M%S"))
 }
 
@@ -100,7 +102,7 @@ async fn existing_files_are_never_overwritten() {
     std::fs::create_dir(&dir).unwrap();
     // Take every readable name (plain and -2 to -5) for the next minute of timestamps, so each
     // save must step past all of them.
-    let now = chrono::Local::now();
+    let now = chrono::Utc::now();
     let mut existing = BTreeMap::new();
     for second in -1..60 {
         let base = base_at(now + chrono::Duration::seconds(second), "taken");

@@ -234,7 +234,11 @@ async fn a_url_without_end_is_refused_at_the_cap_while_streaming() {
     );
     let sent = sent.load(Ordering::Relaxed);
     eprintln!("endless URL: refused after the web server had sent {sent} bytes");
-    assert!(sent >= MAX_IMAGE_BYTES, "refused before the cap: {sent}");
+    // The last chunk may have been read in part before its write failed.
+    assert!(
+        sent + 64 * 1024 >= MAX_IMAGE_BYTES,
+        "refused before the cap: {sent}"
+    );
     s.ok("chat", json!({"prompt": "still serving"})).await;
 }
 

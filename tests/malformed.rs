@@ -339,6 +339,12 @@ fn ten_thousand_malformed_messages_then_a_valid_call_succeeds() {
         must_answer.len()
     );
     assert!(server.is_alive());
+    // The dropped oversized lines are reported on stderr (they carry no id to answer).
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("exceeded the maximum line length"),
+        "{stderr:.2000}"
+    );
     assert!(
         peak < MEMORY_BOUND_KIB,
         "peak memory {peak} KiB over {MEMORY_BOUND_KIB} KiB"

@@ -44,7 +44,7 @@ impl RawServer {
             .current_dir(home.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(home.path().join("stderr.log")).expect("log file"));
         for (key, value) in env {
             command.env(key, value);
         }
@@ -85,6 +85,11 @@ impl RawServer {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// What the server wrote to stderr so far (its log, at `warn`).
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("stderr.log")).unwrap_or_default()
     }
 
     pub fn out_dir(&self) -> PathBuf {
