@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod catalogue;
 pub mod config;
+pub mod line_cap;
 pub mod media;
 pub mod models;
 pub mod preview;

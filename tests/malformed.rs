@@ -277,6 +277,7 @@ fn ten_thousand_malformed_messages_then_a_valid_call_succeeds() {
 
     let mut dice = Dice(0x5eed_cafe_f00d_1234);
     let mut must_answer = Vec::new();
+    let mut too_large = Vec::new();
     let mut sent = 0u64;
     for i in 0..FLOOD {
         let (line, answered) = malformed(i, &mut dice);
@@ -296,7 +297,14 @@ fn ten_thousand_malformed_messages_then_a_valid_call_succeeds() {
             must_answer.push(id);
             let over = vec![b'{'; MAX_MESSAGE_BYTES + 1024 * 1024];
             server.send_raw(&over);
-            sent += 2;
+            // Over the cap with an id: answered with a clear error (checked below).
+            let over_id = 95_000 + i;
+            let prompt = "b".repeat(MAX_MESSAGE_BYTES);
+            server.send(&json!({"jsonrpc": "2.0", "id": over_id, "method": "tools/call", "params": {
+                "name": "chat", "arguments": {"prompt": prompt}
+            }}));
+            too_large.push(over_id);
+            sent += 3;
         }
         if i.is_multiple_of(500) {
             // Read as we go, as a client would.
@@ -321,6 +329,14 @@ fn ten_thousand_malformed_messages_then_a_valid_call_succeeds() {
         let answer = server.wait_for(&json!(id), Duration::from_secs(60));
         assert_well_formed_tool_answer(&answer);
     }
+    for id in &too_large {
+        let answer = server.wait_for(&json!(id), Duration::from_secs(60));
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!("over the {MAX_MESSAGE_BYTES}-byte limit")),
+            "{answer}"
+        );
+    }
     server.drain(Duration::from_millis(300));
     let elapsed = started.elapsed();
     let peak = server
@@ -333,16 +349,18 @@ fn ten_thousand_malformed_messages_then_a_valid_call_succeeds() {
         .filter(|m| m["id"].is_null() && m["error"]["code"] == -32600)
         .count();
     eprintln!(
-        "malformed flood: {sent} messages sent, {} requests answered by id as required, \
-         {invalid_request} \"Invalid request\" answers without id, {answers} answers in all, \
+        "malformed flood: {sent} messages sent, {} requests answered by id as required, {} over \
+         the cap answered with a clear error, {invalid_request} \"Invalid request\" answers without id, {answers} answers in all, \
          peak memory {peak} KiB, {elapsed:?}",
-        must_answer.len()
+        must_answer.len(),
+        too_large.len()
     );
     assert!(server.is_alive());
-    // The dropped oversized lines are reported on stderr (they carry no id to answer).
+    // Every line over the cap is reported on stderr, also those without an id to answer.
     let stderr = server.stderr();
-    assert!(
-        stderr.contains("exceeded the maximum line length"),
+    assert_eq!(
+        stderr.matches("dropped a message over the size limit").count(),
+        2 * too_large.len(),
         "{stderr:.2000}"
     );
     assert!(
