@@ -300,9 +300,11 @@ fn ten_thousand_malformed_messages_then_a_valid_call_succeeds() {
             // Over the cap with an id: answered with a clear error (checked below).
             let over_id = 95_000 + i;
             let prompt = "b".repeat(MAX_MESSAGE_BYTES);
-            server.send(&json!({"jsonrpc": "2.0", "id": over_id, "method": "tools/call", "params": {
-                "name": "chat", "arguments": {"prompt": prompt}
-            }}));
+            server.send(
+                &json!({"jsonrpc": "2.0", "id": over_id, "method": "tools/call", "params": {
+                    "name": "chat", "arguments": {"prompt": prompt}
+                }}),
+            );
             too_large.push(over_id);
             sent += 3;
         }
@@ -359,7 +361,9 @@ fn ten_thousand_malformed_messages_then_a_valid_call_succeeds() {
     // Every line over the cap is reported on stderr, also those without an id to answer.
     let stderr = server.stderr();
     assert_eq!(
-        stderr.matches("dropped a message over the size limit").count(),
+        stderr
+            .matches("dropped a message over the size limit")
+            .count(),
         2 * too_large.len(),
         "{stderr:.2000}"
     );
