@@ -8,8 +8,10 @@ use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as BASE64};
 use serde::Serialize;
+use tokio::io::AsyncReadExt;
 
 use crate::api::ApiClient;
+use crate::saved_files::SaveTicket;
 use crate::tools::{ToolError, ToolResult};
 
 /// Largest image accepted as an input (vision, edits).
@@ -81,7 +83,7 @@ pub async fn load_input(api: &ApiClient, spec: &str, max_bytes: u64) -> ToolResu
     let (bytes, file_name) = if let Some(rest) = spec.strip_prefix("data:") {
         (decode_data_uri(rest)?, "input".to_string())
     } else if spec.starts_with("http://") || spec.starts_with("https://") {
-        let downloaded = api.download(spec).await.map_err(|e| {
+        let downloaded = api.download_input(spec, max_bytes).await.map_err(|e| {
             ToolError::invalid_input(format!("could not download '{}': {e}", short(spec)))
         })?;
         let name = url::Url::parse(spec)
@@ -89,7 +91,7 @@ pub async fn load_input(api: &ApiClient, spec: &str, max_bytes: u64) -> ToolResu
             .and_then(|u| u.path_segments()?.next_back().map(str::to_owned))
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "input".into());
-        (downloaded.bytes, name)
+        (downloaded, name)
     } else if spec.contains("://") {
         return Err(ToolError::invalid_input(format!(
             "'{}' is not supported: give a local path, an http(s) URL or a data: URI",
@@ -146,9 +148,16 @@ async fn read_file(path: &Path, max_bytes: u64) -> ToolResult<Vec<u8>> {
             metadata.len()
         )));
     }
-    tokio::fs::read(path)
+    // Read no more than one byte past the cap: the file may have grown since it was measured.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    tokio::fs::File::open(path)
         .await
-        .map_err(|e| ToolError::invalid_input(format!("cannot read {shown}: {e}")))
+        .map_err(|e| ToolError::invalid_input(format!("cannot read {shown}: {e}")))?
+        .take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| ToolError::invalid_input(format!("cannot read {shown}: {e}")))?;
+    Ok(bytes)
 }
 
 fn decode_data_uri(rest: &str) -> ToolResult<Vec<u8>> {
@@ -304,9 +313,16 @@ pub fn base_name(kind: &str, description: &str) -> String {
     }
 }
 
-/// Writes `bytes` as a new file `<dir>/<base>.<extension>` (or `<base>-2.<extension>`, … when taken):
-/// written to a temp file in the same folder first, then linked into place without
-/// replacing anything, so no reader sees a half-written file and no file is overwritten.
+/// Same-name saves try `<base>-2` to `<base>-5`, then a random suffix: readable names in the
+/// usual case, and no sequential probing through thousands of taken names.
+const NUMBERED_NAMES: u32 = 5;
+const RANDOM_NAME_ATTEMPTS: u32 = 64;
+
+/// Writes `bytes` as a new file `<dir>/<base>.<extension>` (or `<base>-2.<extension>`, …, or
+/// `<base>-<random hex>.<extension>` when those are taken): written to a `.aipass-*.part` temp
+/// file in the same folder first, then moved into place without replacing anything, so no
+/// reader sees a half-written file and no file is overwritten. Inside a tool call the file is
+/// recorded, and removed again if the call fails or is cancelled (see [`crate::saved_files`]).
 pub async fn save_new_file(
     dir: &Path,
     base: &str,
@@ -318,9 +334,12 @@ pub async fn save_new_file(
     let base = base.to_string();
     let extension = extension.to_string();
     let mime = mime_type.to_string();
-    tokio::task::spawn_blocking(move || save_blocking(&dir, &base, &extension, &mime, &bytes))
-        .await
-        .map_err(|e| ToolError::invalid_input(format!("writing the output failed: {e}")))?
+    let ticket = SaveTicket::current();
+    tokio::task::spawn_blocking(move || {
+        save_blocking(&dir, &base, &extension, &mime, &bytes, &ticket)
+    })
+    .await
+    .map_err(|e| ToolError::invalid_input(format!("writing the output failed: {e}")))?
 }
 
 fn save_blocking(
@@ -329,6 +348,7 @@ fn save_blocking(
     ext: &str,
     mime_type: &str,
     bytes: &[u8],
+    ticket: &SaveTicket,
 ) -> ToolResult<OutputFile> {
     let failed = |e: std::io::Error| {
         ToolError::invalid_input(format!("cannot write to {}: {e}", dir.display()))
@@ -341,41 +361,64 @@ fn save_blocking(
         .map_err(failed)?;
     temp.write_all(bytes).map_err(failed)?;
     temp.as_file().sync_all().map_err(failed)?;
-    for attempt in 1..=1000 {
-        let name = match attempt {
-            1 => format!("{base}.{ext}"),
-            n => format!("{base}-{n}.{ext}"),
-        };
-        let target = dir.join(&name);
-        match temp.persist_noclobber(&target) {
-            Ok(_) => {
-                let path = std::fs::canonicalize(&target).unwrap_or(target);
-                return Ok(OutputFile {
-                    path: path.to_string_lossy().into_owned(),
-                    mime_type: mime_type.to_string(),
-                    bytes: bytes.len() as u64,
-                });
+    let target = ticket.place(|| {
+        for attempt in 1..=NUMBERED_NAMES + RANDOM_NAME_ATTEMPTS {
+            let name = match attempt {
+                1 => format!("{base}.{ext}"),
+                n if n <= NUMBERED_NAMES => format!("{base}-{n}.{ext}"),
+                _ => format!("{base}-{:010x}.{ext}", rand::random::<u64>() >> 24),
+            };
+            let target = dir.join(&name);
+            match temp.persist_noclobber(&target) {
+                Ok(_) => return Ok(target),
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => temp = e.file,
+                Err(e) => return Err(failed(e.error)),
             }
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => temp = e.file,
-            Err(e) => return Err(failed(e.error)),
         }
-    }
-    Err(ToolError::invalid_input(format!(
-        "too many files named {base} in {}",
-        dir.display()
-    )))
+        Err(ToolError::invalid_input(format!(
+            "could not find a free name for {base}.{ext} in {}",
+            dir.display()
+        )))
+    })?;
+    let path = std::fs::canonicalize(&target).unwrap_or(target);
+    Ok(OutputFile {
+        path: path.to_string_lossy().into_owned(),
+        mime_type: mime_type.to_string(),
+        bytes: bytes.len() as u64,
+    })
 }
 
-/// Creates the folder (and parents) readable by the user only, where it does not exist.
+/// Creates the folder and any missing parents with mode 0700 (user only), set explicitly so the
+/// umask cannot widen or narrow it. Folders that already exist are left as they are.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    for folder in missing.into_iter().rev() {
+        match std::fs::create_dir(folder) {
+            Ok(()) => set_private(folder)?,
+            // Another call created it meanwhile: fine, and not ours to change.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
     }
-    builder.create(dir)
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "{} is not a folder",
+            dir.display()
+        )))
+    }
+}
+
+#[cfg(unix)]
+fn set_private(folder: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(not(unix))]
+fn set_private(_folder: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -410,8 +453,9 @@ mod tests {
     #[test]
     fn saving_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
-        let first = save_blocking(dir.path(), "out", "png", "image/png", b"one").unwrap();
-        let second = save_blocking(dir.path(), "out", "png", "image/png", b"two").unwrap();
+        let ticket = SaveTicket::default();
+        let first = save_blocking(dir.path(), "out", "png", "image/png", b"one", &ticket).unwrap();
+        let second = save_blocking(dir.path(), "out", "png", "image/png", b"two", &ticket).unwrap();
         assert!(first.path.ends_with("out.png"));
         assert!(second.path.ends_with("out-2.png"));
         assert_eq!(std::fs::read(&first.path).unwrap(), b"one");
@@ -422,6 +466,48 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn thousands_of_same_name_saves_stay_distinct() {
+        let dir = tempfile::tempdir().unwrap();
+        let ticket = SaveTicket::default();
+        let mut paths = std::collections::HashSet::new();
+        for i in 0..2000u32 {
+            let file = save_blocking(
+                dir.path(),
+                "same",
+                "txt",
+                "text/plain",
+                &i.to_le_bytes(),
+                &ticket,
+            )
+            .unwrap();
+            assert!(paths.insert(file.path));
+        }
+        let numbered = (2..=NUMBERED_NAMES)
+            .filter(|n| dir.path().join(format!("same-{n}.txt")).exists())
+            .count();
+        assert_eq!(numbered, 4);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2000);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_folders_are_private_and_existing_ones_untouched() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let existing = dir.path().join("shared");
+        std::fs::create_dir(&existing).unwrap();
+        std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let nested = existing.join("a").join("b");
+        create_private_dir(&nested).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&existing), 0o755);
+        assert_eq!(mode(&existing.join("a")), 0o700);
+        assert_eq!(mode(&nested), 0o700);
+        std::fs::write(dir.path().join("file"), b"x").unwrap();
+        assert!(create_private_dir(&dir.path().join("file")).is_err());
     }
 
     #[test]

@@ -4,18 +4,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig, Tool};
+use rmcp::model::{
+    CustomRequest, CustomResult, ErrorCode, ErrorData, Implementation, ServerCapabilities,
+    ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
 use rmcp::{ServerHandler, ServiceExt, tool_handler};
 use tokio::sync::{Mutex, watch};
 
 use crate::api::ApiClient;
 use crate::auth::session::SignInStatus;
+use crate::line_cap::{LineCap, TOO_LARGE_METHOD};
 use crate::models::ModelCatalog;
 use crate::tools::account::BalanceOutput;
 use crate::tools::progress::Activity;
 use crate::tools::video::DownloadedVideos;
-use crate::transport::TolerantTransport;
+use crate::transport::{MAX_MESSAGE_BYTES, TolerantTransport};
 
 /// What agents are told once, at initialize.
 const INSTRUCTIONS: &str = "AI Pass gives you many AI models through one account: chat (with vision), \
@@ -116,14 +122,47 @@ impl ServerHandler for AipassServer {
             )
             .with_instructions(INSTRUCTIONS.to_string())
     }
+
+    /// Answers the stand-in for a message over the size limit (see `line_cap`).
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        if request.method != TOO_LARGE_METHOD {
+            return Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                request.method,
+                None,
+            ));
+        }
+        let bytes = request
+            .params
+            .as_ref()
+            .and_then(|p| p.get("bytes"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or_default();
+        Err(ErrorData::invalid_request(
+            format!(
+                "the message is {bytes} bytes, over the {MAX_MESSAGE_BYTES}-byte limit for one \
+                 message; pass large inputs as file paths or http(s) URLs, not data: URIs"
+            ),
+            None,
+        ))
+    }
 }
 
 /// Serves MCP over stdin/stdout until the client leaves. A client that leaves before
 /// initializing is a normal end, not an error.
 pub async fn serve_stdio(server: AipassServer) -> anyhow_like::Result<()> {
     let (reader, writer) = rmcp::transport::stdio_pipes();
+    // LineCap cuts long lines first (and answers them); rmcp's own cap stays as a backstop.
+    let reader = LineCap::new(reader, MAX_MESSAGE_BYTES);
+    let supported = ServerHandler::supported_protocol_versions(&server).into_owned();
     let transport = TolerantTransport::new(
-        rmcp::transport::async_rw::AsyncRwTransport::new_server(reader, writer),
+        rmcp::transport::async_rw::AsyncRwTransport::new_server(reader, writer)
+            .with_max_line_length(MAX_MESSAGE_BYTES + 1),
+        supported,
     );
     match server.serve(transport).await {
         Ok(running) => {

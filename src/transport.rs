@@ -1,23 +1,52 @@
-//! A guard in front of rmcp's stdio transport: until the client's first request arrives, stray
-//! notifications and responses are dropped, because rmcp's `serve()` gives up (and the process
-//! would exit) when the first message is not a request.
+//! A guard in front of rmcp's stdio transport. Until the session begins (an `initialize`
+//! request, or a 2026-era request carrying complete inline metadata), rmcp's `serve()` gives up
+//! (and the process would exit) on any message that is not a request, even after a pre-session
+//! `ping` or `server/discover`. So until then the guard drops stray notifications and responses.
 
 use std::borrow::Cow;
 
 use rmcp::RoleServer;
+use rmcp::model::{ClientRequest, GetMeta, ProtocolVersion};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 
+/// Longest JSON-RPC line read from stdin: room for the largest input (a 20 MiB image as a
+/// base64 data URI is ~27 MiB, with room to spare), but bounded, so a runaway client cannot exhaust memory. Longer
+/// lines are dropped (with an error on stderr) and the server keeps serving.
+pub const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
+
 pub struct TolerantTransport<T> {
     inner: T,
-    seen_request: bool,
+    /// The protocol versions the server accepts for 2026-era requests without `initialize`.
+    supported: Vec<ProtocolVersion>,
+    session_begun: bool,
 }
 
 impl<T> TolerantTransport<T> {
-    pub fn new(inner: T) -> Self {
+    pub fn new(inner: T, supported: Vec<ProtocolVersion>) -> Self {
         Self {
             inner,
-            seen_request: false,
+            supported,
+            session_begun: false,
+        }
+    }
+
+    /// Whether rmcp will start the session on this message (mirrors `serve_server`'s checks).
+    fn begins_session(&self, message: &RxJsonRpcMessage<RoleServer>) -> bool {
+        let RxJsonRpcMessage::<RoleServer>::Request(request) = message else {
+            return false;
+        };
+        match &request.request {
+            ClientRequest::InitializeRequest(_) => true,
+            ClientRequest::PingRequest(_) | ClientRequest::DiscoverRequest(_) => false,
+            other => {
+                let meta = other.get_meta();
+                meta.missing_required_keys(&ProtocolVersion::V_2026_07_28)
+                    .is_empty()
+                    && meta
+                        .protocol_version()
+                        .is_some_and(|version| self.supported.contains(&version))
+            }
         }
     }
 }
@@ -39,11 +68,18 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for TolerantTransport<T> {
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
         loop {
             let message = self.inner.receive().await?;
-            if self.seen_request || matches!(message, RxJsonRpcMessage::<RoleServer>::Request(_)) {
-                self.seen_request = true;
+            if self.session_begun {
                 return Some(message);
             }
-            tracing::debug!("ignoring a message that is not a request before initialization");
+            if self.begins_session(&message) {
+                self.session_begun = true;
+                return Some(message);
+            }
+            if matches!(message, RxJsonRpcMessage::<RoleServer>::Request(_)) {
+                // Pre-session requests (ping, discover, ones missing metadata) get answered.
+                return Some(message);
+            }
+            tracing::debug!("ignoring a message that is not a request before the session began");
         }
     }
 

@@ -11,7 +11,7 @@ use rmcp::service::RequestContext;
 
 use super::{ToolError, ToolResult, sign_in};
 use crate::auth::session::SignInStatus;
-use crate::media;
+use crate::{media, saved_files};
 use tokio::sync::watch;
 
 /// Reports increasing progress with a human message to the client that asked for it.
@@ -56,7 +56,8 @@ pub async fn supervise<T>(
     work: impl Future<Output = ToolResult<T>>,
 ) -> ToolResult<T> {
     let root = client_root(context).await;
-    let work = media::CLIENT_ROOT.scope(root, work);
+    // Files a failed or cancelled call saved are removed (all or nothing).
+    let work = saved_files::all_or_nothing(media::CLIENT_ROOT.scope(root, work));
     let started = Instant::now();
     let mut progress = Progress::new(context);
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TICK, TICK);
