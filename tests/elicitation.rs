@@ -6,23 +6,19 @@
 
 mod auth_common;
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aipass_fake::{Fault, FaultKind};
-use auth_common::{BALANCE, Env, Era, Visit, binary, text, visit};
+use auth_common::{BALANCE, Env, Era, Visit, text, visit};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, CustomNotification,
-    ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability,
-    FormElicitationCapability, Implementation, ProgressNotificationParam, ProtocolVersion,
-    UrlElicitationCapability,
+    CallToolResult, ClientCapabilities, ClientConfig, CustomNotification, ElicitRequestParams,
+    ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability,
+    Implementation, ProgressNotificationParam, UrlElicitationCapability,
 };
-use rmcp::service::{NotificationContext, RequestContext, RunningService};
-use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ClientHandler, RoleClient};
 use serde_json::{Value, json};
-use tokio::io::AsyncReadExt;
 
 /// What the host answers to an elicitation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,69 +198,21 @@ impl ClientHandler for Host {
 
 /// The server binary with a [`Host`] connected.
 struct Hosted {
-    client: RunningService<RoleClient, Host>,
-    stderr: Arc<Mutex<String>>,
+    server: auth_common::Server<Host>,
     /// Bytes of the largest tool result seen (JSON).
     largest_result: Mutex<usize>,
 }
 
 async fn start(env: &Env, host: Host, era: Era) -> Hosted {
-    let mut command = tokio::process::Command::new(binary());
-    command.env_clear().current_dir(env.dir.path());
-    for (key, value) in env.vars() {
-        command.env(key, value);
-    }
-    let (transport, stderr_pipe) = TokioChildProcess::builder(command)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    if let Some(mut pipe) = stderr_pipe {
-        let sink = stderr.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-    }
-    let lifecycle = match era {
-        Era::Initialize => ClientLifecycleMode::Initialize,
-        Era::Discover => ClientLifecycleMode::Discover {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-        },
-    };
-    let client = tokio::time::timeout(
-        Duration::from_secs(30),
-        host.clone().serve_with_lifecycle(transport, lifecycle),
-    )
-    .await
-    .expect("the client connects in time")
-    .expect("the client connects");
     Hosted {
-        client,
-        stderr,
+        server: env.server_for(host, &[], &[], era).await,
         largest_result: Mutex::new(0),
     }
 }
 
 impl Hosted {
     async fn call(&self, name: &str, arguments: Value) -> CallToolResult {
-        let Value::Object(arguments) = arguments else {
-            panic!("arguments must be an object");
-        };
-        let call = self
-            .client
-            .call_tool(CallToolRequestParams::new(name.to_string()).with_arguments(arguments));
-        let result = tokio::time::timeout(Duration::from_secs(90), call)
-            .await
-            .unwrap_or_else(|_| panic!("{name} did not answer in 90 s"))
-            .unwrap_or_else(|e| panic!("{name}: JSON-RPC error {e}"));
+        let result = self.server.call(name, arguments).await;
         let bytes = serde_json::to_vec(&result).unwrap().len();
         let mut largest = self.largest_result.lock().unwrap();
         *largest = (*largest).max(bytes);
@@ -287,8 +235,7 @@ impl Hosted {
             "largest tool result: {} bytes",
             self.largest_result.lock().unwrap()
         );
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.client.cancel()).await;
-        self.stderr.lock().unwrap().clone()
+        self.server.stop().await
     }
 }
 

@@ -18,7 +18,7 @@ use aipass_fake::{FakeClient, FakeConfig, FakeServer, TokenPair};
 use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
@@ -188,6 +188,17 @@ impl Env {
     }
 
     pub async fn server_with(&self, extra: &[(&str, &str)], removed: &[&str], era: Era) -> Server {
+        self.server_for((), extra, removed, era).await
+    }
+
+    /// Starts `aipass-mcp` (serve) with `host` as the client (a test's own `ClientHandler`).
+    pub async fn server_for<H: ClientHandler>(
+        &self,
+        host: H,
+        extra: &[(&str, &str)],
+        removed: &[&str],
+        era: Era,
+    ) -> Server<H> {
         let command = self.command(extra, removed);
         let (transport, stderr_pipe) = TokioChildProcess::builder(command)
             .stderr(Stdio::piped())
@@ -217,7 +228,7 @@ impl Env {
         };
         let client = tokio::time::timeout(
             Duration::from_secs(30),
-            ().serve_with_lifecycle(transport, lifecycle),
+            host.serve_with_lifecycle(transport, lifecycle),
         )
         .await
         .expect("the client connects in time")
@@ -300,14 +311,14 @@ pub enum Era {
 }
 
 /// A running `aipass-mcp` with a connected client.
-pub struct Server {
-    pub client: RunningService<RoleClient, ()>,
+pub struct Server<H: ClientHandler = ()> {
+    pub client: RunningService<RoleClient, H>,
     stderr: Arc<Mutex<String>>,
     /// The process id of the binary (or of the wrapper it runs under).
     pid: Option<u32>,
 }
 
-impl Server {
+impl<H: ClientHandler> Server<H> {
     pub async fn call(&self, name: &str, arguments: Value) -> CallToolResult {
         let Value::Object(arguments) = arguments else {
             panic!("arguments must be an object");
