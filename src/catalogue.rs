@@ -57,7 +57,7 @@ and malformed requests.
 |---|---|---|
 | `auth_required` | no usable AI Pass token | sign in (the message says how) |
 | `budget_exceeded` | the account's budget cannot pay for this call (the API's message is included) | top up, or call `balance` |
-| `rate_limited` | AI Pass asked to slow down | wait the seconds it gives, then retry |
+| `rate_limited` | AI Pass asked to slow down, and the server's own waits (up to 2, each at most `AIPASS_MAX_RETRY_WAIT`) did not help | wait the seconds it gives, then retry |
 | `invalid_input` | an argument, file or URL is wrong, missing or too large | fix the argument named |
 | `model_not_found` | no such model, or none of the needed kind | call `list_models` |
 | `upstream_error` | AI Pass failed or answered something unusable (status and message included) | retry later; a paid call that may have been charged is never retried automatically |
