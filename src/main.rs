@@ -137,7 +137,7 @@ fn run_server(settings: Settings) -> ExitCode {
     let mut server = AipassServer::new(api, settings.default_output_dir())
         .with_preview_budget(settings.preview_budget());
     if let Some(session) = source.session() {
-        server = server.with_sign_in_status(session.sign_in_status());
+        server = server.with_sign_in(session);
     }
     match runtime.block_on(serve_stdio(server)) {
         Ok(()) => ExitCode::SUCCESS,

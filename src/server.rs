@@ -7,15 +7,15 @@ use std::time::Instant;
 use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    CustomRequest, CustomResult, ErrorCode, ErrorData, Implementation, ServerCapabilities,
-    ServerConfig, Tool,
+    CustomRequest, CustomResult, ErrorCode, ErrorData, Implementation, InitializeRequestParams,
+    InitializeResult, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ServerHandler, ServiceExt, tool_handler};
 use tokio::sync::{Mutex, watch};
 
 use crate::api::ApiClient;
-use crate::auth::session::SignInStatus;
+use crate::auth::session::{AuthSession, SignInStatus};
 use crate::line_cap::{LineCap, TOO_LARGE_METHOD};
 use crate::models::ModelCatalog;
 use crate::tools::account::BalanceOutput;
@@ -47,6 +47,8 @@ pub struct AppState {
     pub preview_budget: usize,
     /// The sign-in session's status, when this server signs users in itself.
     pub sign_in: Option<watch::Receiver<SignInStatus>>,
+    /// That sign-in session, told at initialize whether the client shows sign-in links itself.
+    pub sign_in_session: Option<Arc<AuthSession>>,
 }
 
 /// The MCP service: cheap to clone, one per connection.
@@ -66,6 +68,7 @@ impl AipassServer {
             videos: DownloadedVideos::default(),
             preview_budget: DEFAULT_PREVIEW_BUDGET,
             sign_in: None,
+            sign_in_session: None,
         };
         Self {
             state: Arc::new(state),
@@ -81,10 +84,12 @@ impl AipassServer {
         self
     }
 
-    /// Lets progress messages show the sign-in URL while a call waits for the user.
-    pub fn with_sign_in_status(mut self, status: watch::Receiver<SignInStatus>) -> Self {
+    /// Lets progress messages show the sign-in URL while a call waits for the user, and the
+    /// client's sign-in prompt (URL elicitation) replace the browser the session would open.
+    pub fn with_sign_in(mut self, session: &Arc<AuthSession>) -> Self {
         if let Some(state) = Arc::get_mut(&mut self.state) {
-            state.sign_in = Some(status);
+            state.sign_in = Some(session.sign_in_status());
+            state.sign_in_session = Some(session.clone());
         }
         self
     }
@@ -113,6 +118,28 @@ impl AipassServer {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for AipassServer {
+    /// rmcp's own initialize, plus: a client that declares URL elicitation will be asked to show
+    /// the sign-in link (`tools::sign_in`), so the session does not open a browser as well.
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        let result = self.negotiate_initialize(&request)?;
+        let shows_links = request
+            .capabilities
+            .elicitation
+            .as_ref()
+            .is_some_and(|e| e.url.is_some());
+        if let Some(session) = &self.state.sign_in_session
+            && shows_links
+        {
+            session.let_the_host_show_the_link();
+        }
+        Ok(result)
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(

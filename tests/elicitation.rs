@@ -294,10 +294,16 @@ async fn a_host_with_url_mode_is_asked_once_and_the_link_signs_in() {
     // Signed in: the next call asks nothing.
     server.balance_ok().await;
     assert_eq!(host.asked().len(), 1);
+    // The host showed the link, so the server opened no browser of its own.
+    assert_eq!(env.opened_urls(), Vec::<String>::new());
     let stderr = server.stop().await;
     assert!(
         stderr.contains("/oauth2/authorize?"),
         "stderr keeps the full URL"
+    );
+    assert!(
+        stderr.contains("the MCP client will show the sign-in link"),
+        "{stderr}"
     );
 }
 
@@ -324,6 +330,8 @@ async fn refusing(reply: Reply) {
     assert!(message.contains("declined"), "{message}");
     assert!(message.contains("aipass-mcp login"), "{message}");
     assert_short_link(&message, &env, "the result");
+    // Declined: no browser tab opened behind the user's back.
+    assert_eq!(env.opened_urls(), Vec::<String>::new());
     // The login timeout is 60 s: the call did not wait for it.
     assert!(
         started.elapsed() < Duration::from_secs(30),
@@ -448,6 +456,8 @@ async fn fallback(env: &Env, host: &Host, era: Era) {
         host.asked()
     );
     assert!(host.completed().is_empty());
+    // Without a prompt in the host, the server opened the sign-in page in the browser itself.
+    assert_eq!(env.opened_urls().len(), 1, "{:?}", env.opened_urls());
     server.stop().await;
 }
 

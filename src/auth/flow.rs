@@ -630,6 +630,8 @@ pub enum BrowserOutcome {
     Disabled,
     /// Opening failed (no display, SSH, WSL...): not an error, the URL is shown anyway.
     Failed(String),
+    /// Not tried: the MCP client shows the sign-in link to its user (URL elicitation).
+    LeftToHost,
 }
 
 /// Opens `url`: `AIPASS_BROWSER` (a command line split on whitespace, the URL appended; `none`

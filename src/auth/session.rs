@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -159,6 +160,8 @@ pub struct AuthSession {
     /// The running (or last) sign-in; its value turns Some when it ends.
     sign_in: Mutex<Option<watch::Receiver<Option<SignInResult>>>>,
     status: watch::Sender<SignInStatus>,
+    /// The MCP client shows the sign-in link itself (URL elicitation), so no browser is opened.
+    host_shows_link: AtomicBool,
 }
 
 impl fmt::Debug for AuthSession {
@@ -201,7 +204,14 @@ impl AuthSession {
             gate: tokio::sync::Mutex::new(()),
             sign_in: Mutex::new(None),
             status: watch::channel(SignInStatus::Idle).0,
+            host_shows_link: AtomicBool::new(false),
         })
+    }
+
+    /// The client asks its user to open the sign-in link (URL elicitation): sign-ins from now
+    /// on leave the browser to it, so the user is not sent to the same page twice.
+    pub fn let_the_host_show_the_link(&self) {
+        self.host_shows_link.store(true, Ordering::Relaxed);
     }
 
     /// The settings in use.
@@ -589,9 +599,18 @@ impl AuthSession {
         );
         let link = flow::start_link(&self.config.redirect_uri);
         self.write_sign_in_url(Some(&link)).await;
-        let outcome = flow::open_browser(self.config.browser.as_deref(), &url);
+        let outcome = if self.host_shows_link.load(Ordering::Relaxed) {
+            BrowserOutcome::LeftToHost
+        } else {
+            flow::open_browser(self.config.browser.as_deref(), &url)
+        };
         let browser_opened = matches!(outcome, BrowserOutcome::Opened(_));
         match &outcome {
+            BrowserOutcome::LeftToHost => {
+                tracing::info!(
+                    "the MCP client will show the sign-in link {link}; it leads to: {url}"
+                )
+            }
             BrowserOutcome::Opened(how) => {
                 tracing::info!(
                     "opened the AI Pass sign-in page with {how}; if it did not appear, open: {url}"
