@@ -115,15 +115,16 @@ pub fn logout(settings: &Settings) -> ExitCode {
         let store = session.token_store().await.describe();
         match session.forget().await {
             Ok(_) => {
-                if revoked {
-                    println!(
+                let outcome = if revoked {
+                    format!(
                         "Signed out: the tokens were revoked at AI Pass and deleted from {store}."
-                    ); // stdout-ok
+                    )
                 } else {
-                    println!(
+                    format!(
                         "Signed out locally: the tokens were deleted from {store} (revoking them at AI Pass failed)."
-                    ); // stdout-ok
-                }
+                    )
+                };
+                println!("{outcome}"); // stdout-ok
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -134,18 +135,18 @@ pub fn logout(settings: &Settings) -> ExitCode {
     })
 }
 
+const ENV_TOKEN_STATUS: &str = "Signed in with AIPASS_ACCESS_TOKEN from the environment (the token store and sign-in are not used).";
+const NOT_SIGNED_IN: &str =
+    "Not signed in. Run `aipass-mcp login`, or call any AI Pass tool to sign in from your agent.";
+
 /// `aipass-mcp status`: signed in or not, the user (when `profile:read` was granted), token
 /// expiry, the store in use, and the balance. Exits 1 when not signed in.
 pub fn status(settings: &Settings) -> ExitCode {
     run(async {
-        println!(
-            "AI Pass: {}",
-            settings.base_url.as_str().trim_end_matches('/')
-        ); // stdout-ok
+        let base_url = settings.base_url.as_str().trim_end_matches('/');
+        println!("AI Pass: {base_url}"); // stdout-ok
         if let Some(token) = config::access_token_from_env() {
-            println!(
-                "Signed in with AIPASS_ACCESS_TOKEN from the environment (the token store and sign-in are not used)."
-            ); // stdout-ok
+            println!("{ENV_TOKEN_STATUS}"); // stdout-ok
             let provider: Arc<dyn TokenProvider> = Arc::new(StaticTokenProvider::new(Some(token)));
             let api = ApiClient::new(api_settings(settings), provider);
             return report_account(&api, true).await;
@@ -160,9 +161,7 @@ pub fn status(settings: &Settings) -> ExitCode {
         println!("OAuth client: {client_id}"); // stdout-ok
         let store = session.token_store().await.describe();
         let Some(tokens) = session.current_tokens().await else {
-            println!(
-                "Not signed in. Run `aipass-mcp login`, or call any AI Pass tool to sign in from your agent."
-            ); // stdout-ok
+            println!("{NOT_SIGNED_IN}"); // stdout-ok
             println!("Token store: {store}"); // stdout-ok
             return ExitCode::FAILURE;
         };
@@ -172,14 +171,12 @@ pub fn status(settings: &Settings) -> ExitCode {
         // The calls above may have refreshed the tokens.
         let tokens = session.current_tokens().await.unwrap_or(tokens);
         println!("Access token: {}", expiry_text(&tokens)); // stdout-ok
-        println!(
-            "Refresh token: {}", // stdout-ok
-            if tokens.refresh_token.is_some() {
-                "stored"
-            } else {
-                "none (sign in again when the access token expires)"
-            }
-        );
+        let refresh = if tokens.refresh_token.is_some() {
+            "stored"
+        } else {
+            "none (sign in again when the access token expires)"
+        };
+        println!("Refresh token: {refresh}"); // stdout-ok
         if let Some(scope) = &tokens.scope {
             println!("Scopes: {scope}"); // stdout-ok
         }
@@ -213,10 +210,9 @@ async fn report_account(api: &ApiClient, profile: bool) -> ExitCode {
     }
     match api.usage_summary().await {
         Ok(usage) => {
-            println!(
-                "Balance: ${:.2} left of ${:.2} (spent ${:.2})", // stdout-ok
-                usage.remaining_budget, usage.max_budget, usage.total_cost
-            );
+            let (left, budget, spent) =
+                (usage.remaining_budget, usage.max_budget, usage.total_cost);
+            println!("Balance: ${left:.2} left of ${budget:.2} (spent ${spent:.2})"); // stdout-ok
         }
         Err(e) => {
             let balance_code = report_api_error("the balance", &e);
