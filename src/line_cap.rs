@@ -10,6 +10,10 @@ use std::task::{Context, Poll};
 use serde_json::Value;
 use tokio::io::{AsyncRead, ReadBuf};
 
+/// Longest JSON-RPC line read from stdin: room for the largest input (a 20 MiB image as a
+/// base64 data URI is ~27 MiB), but bounded, so a runaway client cannot exhaust memory.
+pub const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
+
 /// The method of the request that stands in for a dropped oversized line.
 pub const TOO_LARGE_METHOD: &str = "aipass/message_too_large";
 

@@ -16,12 +16,12 @@ use tokio::sync::{Mutex, watch};
 
 use crate::api::ApiClient;
 use crate::auth::session::{AuthSession, SignInStatus};
-use crate::line_cap::{LineCap, TOO_LARGE_METHOD};
+use crate::line_cap::{LineCap, MAX_MESSAGE_BYTES, TOO_LARGE_METHOD};
 use crate::models::ModelCatalog;
 use crate::tools::account::BalanceOutput;
 use crate::tools::progress::Activity;
 use crate::tools::video::DownloadedVideos;
-use crate::transport::{MAX_MESSAGE_BYTES, TolerantTransport};
+use crate::transport::TolerantTransport;
 
 /// What agents are told once, at initialize.
 const INSTRUCTIONS: &str = "AI Pass gives you many AI models through one account: chat (with vision), \

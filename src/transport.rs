@@ -10,11 +10,6 @@ use rmcp::model::{ClientRequest, GetMeta, ProtocolVersion};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 
-/// Longest JSON-RPC line read from stdin: room for the largest input (a 20 MiB image as a
-/// base64 data URI is ~27 MiB, with room to spare), but bounded, so a runaway client cannot exhaust memory. Longer
-/// lines are dropped (with an error on stderr) and the server keeps serving.
-pub const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
-
 pub struct TolerantTransport<T> {
     inner: T,
     /// The protocol versions the server accepts for 2026-era requests without `initialize`.
