@@ -5,6 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
+use crate::Catalogue;
 use crate::state::AppState;
 use crate::{account, audio, chat, control, embeddings, gate, images, models, oauth, videos};
 
@@ -24,6 +25,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/audio/transcriptions", post(audio::transcriptions))
         .route("/videos", post(videos::create))
         .route("/videos/{id}", get(videos::retrieve))
+        .route("/videos/{id}/status", get(videos::status))
         .route("/videos/{id}/content", get(videos::content))
         .route("/videos/{id}/remix", post(videos::remix));
 
@@ -41,7 +43,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/requests", get(control::requests))
         .route("/files/{name}", get(control::file));
 
-    Router::new()
+    let router = match state.config.catalogue {
+        Catalogue::Live => Router::new()
+            .nest("/v1", api.clone())
+            .nest("/apikey/v1", api.clone())
+            .nest("/oauth2/v1", api),
+        Catalogue::Seed => Router::new().nest("/oauth2/v1", api),
+    };
+    router
         .route(
             "/.well-known/oauth-authorization-server",
             get(oauth::metadata),
@@ -51,7 +60,6 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/oauth2/revoke", post(oauth::revoke))
         .route("/oauth2/userinfo", get(account::userinfo))
         .route("/api/v1/usage/me/summary", get(account::usage_summary))
-        .nest("/oauth2/v1", api)
         .nest("/_fake", control)
         .fallback(control::not_found)
         .method_not_allowed_fallback(control::method_not_allowed)

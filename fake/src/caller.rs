@@ -64,6 +64,16 @@ impl FromRequestParts<AppState> for Caller {
             tokens.check_access(token)
         }
         .ok_or_else(ApiError::unauthorized)?;
+        // `/v1` tells the credential kind from the bearer; each alias takes only its own kind.
+        let path = parts.uri.path();
+        let wrong_kind = if info.api_key {
+            path.starts_with("/oauth2/")
+        } else {
+            path.starts_with("/apikey/")
+        };
+        if wrong_kind {
+            return Err(ApiError::unauthorized());
+        }
         let caller = Caller {
             token: info,
             summary: parts
