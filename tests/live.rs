@@ -104,6 +104,54 @@ async fn every_tool_without_a_model_picks_the_right_kind(era: Era) {
     }
 }
 
+/// The same against the seed-shaped catalogue (prefixed ids, no metadata, only `/oauth2/v1`).
+async fn every_tool_without_a_model_works_on_the_seed_catalogue(era: Era) {
+    let s = start_seed(era).await;
+    let photo = s.write_png("photo.png", 64, 48);
+    let calls = [
+        ("chat", json!({"prompt": "Say hi"}), "gpt-5-mini"),
+        (
+            "chat",
+            json!({"prompt": "What is this?", "images": [&photo]}),
+            "gpt-5-mini",
+        ),
+        (
+            "generate_image",
+            json!({"prompt": "A lighthouse"}),
+            "imagen4/preview/ultra",
+        ),
+        (
+            "edit_image",
+            json!({"prompt": "Blue", "images": [&photo]}),
+            "fal-ai/nano-banana-2/edit",
+        ),
+        ("vary_image", json!({"image": &photo}), "openai/gpt-image-2"),
+        ("speak", json!({"text": "Hello"}), "tts-1"),
+        (
+            "embed",
+            json!({"input": "one text"}),
+            "text-embedding-3-small",
+        ),
+        (
+            "generate_video",
+            json!({"prompt": "Waves", "seconds": "4"}),
+            "sora-2",
+        ),
+    ];
+    for (tool, arguments, model) in calls {
+        let out = s.ok(tool, arguments).await;
+        assert_eq!(out["model"], model, "{tool}: {out}");
+    }
+    let spoken = s.ok("speak", json!({"text": "Round trip"})).await;
+    let heard = s.ok("transcribe", json!({"file": files(&spoken)[0]})).await;
+    assert_eq!(heard["model"], "whisper-1");
+    assert_eq!(
+        last_to(&s, "/oauth2/v1/images/variations")["summary"]["model"],
+        "openai/gpt-image-2",
+        "the model is named even where the seed's server had a default"
+    );
+}
+
 async fn list_models_shows_and_filters_the_metadata(era: Era) {
     let s = start(era).await;
     let all = s.ok("list_models", json!({})).await;
@@ -388,6 +436,7 @@ both_eras!(
     stream_errors_end_the_call_clearly,
     error_bodies_of_other_shapes_are_readable,
     every_tool_without_a_model_picks_the_right_kind,
+    every_tool_without_a_model_works_on_the_seed_catalogue,
     list_models_shows_and_filters_the_metadata,
     an_unknown_model_is_model_not_found_with_close_matches,
     image_answers_in_every_documented_shape_are_saved,

@@ -65,7 +65,11 @@ impl FromRequestParts<AppState> for Caller {
         }
         .ok_or_else(ApiError::unauthorized)?;
         // `/v1` tells the credential kind from the bearer; each alias takes only its own kind.
-        let path = parts.uri.path();
+        // Nested routers see the path without their prefix; the alias is in the original.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(parts.uri.path(), |uri| uri.0.path());
         let wrong_kind = if info.api_key {
             path.starts_with("/oauth2/")
         } else {

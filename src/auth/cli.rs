@@ -140,7 +140,8 @@ pub fn status(settings: &Settings) -> ExitCode {
             println!("Using the developer API key from AIPASS_API_KEY (sign-in is not used)."); // stdout-ok
             let provider: Arc<dyn TokenProvider> = Arc::new(StaticTokenProvider::new(Some(key)));
             let api = ApiClient::new(ApiSettings::from_settings(settings, true), provider);
-            return report_account(&api, true).await;
+            // The user profile is for OAuth tokens; a key shows the balance only.
+            return report_account(&api, false).await;
         }
         if let Some(token) = config::access_token_from_env() {
             println!("{ENV_TOKEN_STATUS}"); // stdout-ok
@@ -203,7 +204,9 @@ async fn report_account(api: &ApiClient, profile: bool) -> ExitCode {
             }
         }
     } else {
-        println!("Signed in (the profile:read scope was not granted, so the user is not shown)."); // stdout-ok
+        println!(
+            "Signed in (the user is not shown: no profile:read scope, or a developer API key)."
+        ); // stdout-ok
     }
     match api.usage_summary().await {
         Ok(usage) => {
