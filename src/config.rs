@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use url::Url;
 
+use crate::net_policy::LocalUrls;
+
 /// The fixed loopback port registered for sign-in (the redirect URI must match exactly).
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:47821/callback";
 
@@ -78,6 +80,11 @@ pub struct Settings {
         global = true
     )]
     pub inline_budget: usize,
+
+    /// Input URLs that may reach local or private addresses: `1` = all, or a list of
+    /// `host:port` origins; unset = only public addresses (see docs/security.md).
+    #[arg(long, env = "AIPASS_ALLOW_LOCAL_URLS", default_value = "", value_parser = LocalUrls::parse, global = true)]
+    pub allow_local_urls: LocalUrls,
 
     /// Log filter for stderr (tracing syntax: error, warn, info, debug, trace).
     #[arg(long, env = "AIPASS_LOG", default_value = "info", global = true)]

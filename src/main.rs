@@ -135,7 +135,8 @@ fn run_server(settings: Settings) -> ExitCode {
     let source = auth::token_source(&settings);
     let api = ApiClient::new(api_settings, source.provider());
     let mut server = AipassServer::new(api, settings.default_output_dir())
-        .with_preview_budget(settings.preview_budget());
+        .with_preview_budget(settings.preview_budget())
+        .with_local_urls(settings.allow_local_urls.clone());
     if let Some(session) = source.session() {
         server = server.with_sign_in(session);
     }

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 
-use crate::api::ApiClient;
+use crate::fetch::InputFetcher;
 use crate::saved_files::SaveTicket;
 use crate::tools::{ToolError, ToolResult};
 
@@ -75,7 +75,11 @@ pub fn resolve_path(spec: &str) -> ToolResult<PathBuf> {
 }
 
 /// Loads an input given as a local path, an http(s) URL or a `data:` URI, up to `max_bytes`.
-pub async fn load_input(api: &ApiClient, spec: &str, max_bytes: u64) -> ToolResult<InputMedia> {
+pub async fn load_input(
+    fetcher: &InputFetcher,
+    spec: &str,
+    max_bytes: u64,
+) -> ToolResult<InputMedia> {
     let spec = spec.trim();
     if spec.is_empty() {
         return Err(ToolError::invalid_input("an input file was empty"));
@@ -83,7 +87,7 @@ pub async fn load_input(api: &ApiClient, spec: &str, max_bytes: u64) -> ToolResu
     let (bytes, file_name) = if let Some(rest) = spec.strip_prefix("data:") {
         (decode_data_uri(rest)?, "input".to_string())
     } else if spec.starts_with("http://") || spec.starts_with("https://") {
-        let downloaded = api.download_input(spec, max_bytes).await.map_err(|e| {
+        let downloaded = fetcher.download(spec, max_bytes).await.map_err(|e| {
             ToolError::invalid_input(format!("could not download '{}': {e}", short(spec)))
         })?;
         let name = url::Url::parse(spec)

@@ -16,8 +16,10 @@ use tokio::sync::{Mutex, watch};
 
 use crate::api::ApiClient;
 use crate::auth::session::{AuthSession, SignInStatus};
+use crate::fetch::InputFetcher;
 use crate::line_cap::{LineCap, MAX_MESSAGE_BYTES, TOO_LARGE_METHOD};
 use crate::models::ModelCatalog;
+use crate::net_policy::{LocalUrls, UrlPolicy};
 use crate::tools::account::BalanceOutput;
 use crate::tools::progress::Activity;
 use crate::tools::video::DownloadedVideos;
@@ -38,6 +40,8 @@ const DEFAULT_PREVIEW_BUDGET: usize = 700_000;
 /// Everything the tools share.
 pub struct AppState {
     pub api: ApiClient,
+    /// Downloads of input URLs, under the outbound address policy.
+    pub fetcher: InputFetcher,
     pub models: ModelCatalog,
     /// Default folder for generated files.
     pub output_dir: PathBuf,
@@ -62,6 +66,7 @@ impl AipassServer {
     pub fn new(api: ApiClient, output_dir: PathBuf) -> Self {
         let state = AppState {
             models: ModelCatalog::new(api.clone()),
+            fetcher: fetcher_for(&api, LocalUrls::Refused),
             api,
             output_dir,
             balance: Mutex::new(None),
@@ -80,6 +85,14 @@ impl AipassServer {
     pub fn with_preview_budget(mut self, bytes: usize) -> Self {
         if let Some(state) = Arc::get_mut(&mut self.state) {
             state.preview_budget = bytes;
+        }
+        self
+    }
+
+    /// Lets input URLs reach local or private addresses (AIPASS_ALLOW_LOCAL_URLS).
+    pub fn with_local_urls(mut self, local: LocalUrls) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.fetcher = fetcher_for(&state.api, local);
         }
         self
     }
@@ -114,6 +127,15 @@ impl AipassServer {
     pub fn catalogue() -> Vec<Tool> {
         Self::router().list_all()
     }
+}
+
+fn fetcher_for(api: &ApiClient, local: LocalUrls) -> InputFetcher {
+    let settings = api.settings();
+    InputFetcher::new(
+        UrlPolicy::new(local),
+        settings.connect_timeout,
+        settings.request_timeout,
+    )
 }
 
 #[tool_handler(router = self.tool_router)]

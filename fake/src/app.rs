@@ -6,7 +6,9 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use crate::{account, audio, chat, control, embeddings, gate, images, models, oauth, videos};
+use crate::{
+    account, audio, chat, control, embeddings, gate, images, models, oauth, redirect, videos,
+};
 
 /// Image edits, transcriptions and vision data URIs can be large.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -39,7 +41,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/stream", post(control::stream))
         .route("/stats", get(control::stats))
         .route("/requests", get(control::requests))
-        .route("/files/{name}", get(control::file));
+        .route("/files/{name}", get(control::file))
+        .route("/redirect", get(redirect::redirect));
 
     Router::new()
         .route(

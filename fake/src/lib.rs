@@ -20,6 +20,7 @@ mod media;
 mod models;
 mod oauth;
 mod png;
+mod redirect;
 mod server;
 mod state;
 mod tokens;

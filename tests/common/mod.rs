@@ -130,6 +130,14 @@ impl Options {
             working_dir: None,
         }
     }
+
+    /// Lets input URLs reach loopback (`AIPASS_ALLOW_LOCAL_URLS`): only for tests whose input
+    /// URLs are served on this machine on purpose; every other test runs with the policy on.
+    pub fn allowing_local_urls(mut self, value: &str) -> Self {
+        self.extra_env
+            .push(("AIPASS_ALLOW_LOCAL_URLS".into(), value.into()));
+        self
+    }
 }
 
 pub fn binary() -> &'static str {
@@ -166,8 +174,10 @@ pub async fn start_with(options: Options) -> Session {
     if let Some(scope) = options.token_scope {
         command.env("AIPASS_ACCESS_TOKEN", fake.issue_token(scope).access_token);
     }
+    // `{fake}` in a value stands for the fake's origin (`127.0.0.1:<port>`), known only now.
+    let fake_origin = fake.base_url().trim_start_matches("http://").to_string();
     for (key, value) in &options.extra_env {
-        command.env(key, value);
+        command.env(key, value.replace("{fake}", &fake_origin));
     }
     command.current_dir(options.working_dir.as_deref().unwrap_or(output.path()));
     let (transport, stderr_pipe) = TokioChildProcess::builder(command)

@@ -1,0 +1,149 @@
+//! Security end to end, through the real binary and the fake (docs/security.md names these
+//! tests): input URLs cannot reach local services, directly, by name or through a redirect.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aipass_mcp::net_policy::REFUSED_MESSAGE;
+use common::{Era, Options, Session, start, start_with};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A loopback web server standing in for an internal service (an admin page, a metadata
+/// endpoint): answers every request with a real PNG and counts the connections it accepted.
+async fn internal_service() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    let png = {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        image::RgbImage::new(4, 4)
+            .write_to(&mut bytes, image::ImageFormat::Png)
+            .unwrap();
+        bytes.into_inner()
+    };
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let png = png.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    png.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&png).await;
+            });
+        }
+    });
+    (addr, connections)
+}
+
+/// Every tool that fetches URLs, called with `url`; each must give the one refusal text.
+async fn assert_every_fetch_refused(s: &Session, url: &str) {
+    // The URL is shown shortened; what follows it is the same sentence for every refusal.
+    let ending = format!("': {REFUSED_MESSAGE}");
+    for (tool, arguments) in [
+        ("chat", json!({"prompt": "look", "images": [url]})),
+        ("edit_image", json!({"prompt": "x", "images": [url]})),
+        ("vary_image", json!({"image": url})),
+        ("transcribe", json!({"file": url})),
+    ] {
+        let text = s.err(tool, arguments).await;
+        assert!(
+            text.starts_with("invalid_input: could not download '") && text.ends_with(&ending),
+            "{tool} with {url}: {text}"
+        );
+    }
+}
+
+async fn local_addresses_are_refused_before_any_connection(era: Era) {
+    let s = start(era).await;
+    let (service, connections) = internal_service().await;
+    let port = service.port();
+    for url in [
+        format!("http://127.0.0.1:{port}/admin.png"),
+        format!("http://[::ffff:127.0.0.1]:{port}/admin.png"),
+        format!("http://0x7f000001:{port}/admin.png"),
+        // A name: refused by the resolver, on the address that would be connected to.
+        format!("http://localhost:{port}/admin.png"),
+    ] {
+        assert_every_fetch_refused(&s, &url).await;
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "the internal service was reached"
+    );
+    // Nothing was spent either: the refusal comes before any AI Pass call.
+    assert!(s.fake.requests().is_empty(), "{:?}", s.fake.requests());
+    s.ok("chat", json!({"prompt": "still serving"})).await;
+}
+
+async fn redirects_to_local_addresses_are_refused(era: Era) {
+    let (internal, internal_hits) = internal_service().await;
+    let (trusted, trusted_hits) = internal_service().await;
+    // The fake and one trusted loopback server are allowed; the internal service is not.
+    let allowed = format!("{{fake}},127.0.0.1:{}", trusted.port());
+    let s = start_with(Options::new(era).allowing_local_urls(&allowed)).await;
+    let via_fake = |target: &str| {
+        format!(
+            "{}/_fake/redirect?to={}",
+            s.fake.base_url(),
+            url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+        )
+    };
+    for target in [
+        format!("http://127.0.0.1:{}/admin.png", internal.port()),
+        format!("http://localhost:{}/admin.png", internal.port()),
+        format!("http://[::1]:{}/admin.png", internal.port()),
+    ] {
+        let url = via_fake(&target);
+        assert_every_fetch_refused(&s, &url).await;
+    }
+    assert_eq!(
+        internal_hits.load(Ordering::SeqCst),
+        0,
+        "reached by redirect"
+    );
+    // The same redirect to an allowed origin is followed: the refusals above were the policy.
+    let allowed_target = via_fake(&format!("http://127.0.0.1:{}/ok.png", trusted.port()));
+    let answer = s
+        .ok(
+            "chat",
+            json!({"prompt": "look", "images": [allowed_target]}),
+        )
+        .await;
+    assert!(
+        answer["text"].as_str().unwrap().contains("saw 1 image"),
+        "{answer}"
+    );
+    assert_eq!(trusted_hits.load(Ordering::SeqCst), 1);
+}
+
+async fn the_opt_in_allows_local_urls(era: Era) {
+    let (service, connections) = internal_service().await;
+    let s = start_with(Options::new(era).allowing_local_urls("1")).await;
+    let url = format!("http://localhost:{}/ok.png", service.port());
+    let answer = s
+        .ok("chat", json!({"prompt": "look", "images": [url]}))
+        .await;
+    assert!(
+        answer["text"].as_str().unwrap().contains("saw 1 image"),
+        "{answer}"
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+both_eras!(
+    local_addresses_are_refused_before_any_connection,
+    redirects_to_local_addresses_are_refused,
+    the_opt_in_allows_local_urls,
+);
