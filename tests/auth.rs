@@ -34,8 +34,16 @@ async fn first_call_signs_in_and_completes(era: Era) {
     let stats = env.fake.stats();
     assert_eq!((stats.authorize, stats.code_exchanges), (1, 1));
 
-    // The authorize URL is the documented one.
-    let url = env.opened_urls().remove(0);
+    // The browser was opened on a short single-use link, which led to the documented
+    // authorize URL.
+    let opened = env.opened_urls().remove(0);
+    let link_base = env.redirect_uri.replace("/callback", "/start/");
+    assert!(opened.starts_with(&link_base), "{opened}");
+    assert!(
+        !opened.contains("state") && !opened.contains("challenge"),
+        "{opened}"
+    );
+    let url = browser.wait_for_visits(1).await[0].authorize_url.clone();
     let base = format!(
         "{}/oauth2/authorize?client_id=aipass-mcp-test&response_type=code&redirect_uri=",
         env.fake.base_url()
@@ -476,8 +484,8 @@ async fn no_secret_reaches_stderr_at_trace_level() {
 
     let visit = browser.wait_for_visits(1).await.remove(0);
     let code = query_param(&visit.final_url, "code").expect("the callback carried a code");
-    let state = query_param(&visit.url, "state").unwrap();
-    let challenge = query_param(&visit.url, "code_challenge").unwrap();
+    let state = query_param(&visit.authorize_url, "state").unwrap();
+    let challenge = query_param(&visit.authorize_url, "code_challenge").unwrap();
     let secrets = [
         first_access.as_str(),
         first_refresh.as_deref().unwrap(),
@@ -506,10 +514,23 @@ async fn login_status_logout_commands() {
     let browser = Browser::auto(&env);
     let login = env.cli(&["login"], &[]).await;
     assert_eq!(login.code, Some(0), "{login:?}");
-    let url = env.wait_for_url(1).await;
+    // The browser and the terminal each get their own single-use short link.
+    let opened = env.wait_for_url(1).await;
+    let link_base = env.redirect_uri.replace("/callback", "/start/");
+    assert!(opened.starts_with(&link_base), "{opened}");
     assert!(
-        login.stderr.contains(&url),
-        "login shows the URL on stderr: {login:?}"
+        login.stderr.contains(&link_base) && !login.stderr.contains(&opened),
+        "login shows its own short link on stderr: {login:?}"
+    );
+    // The full sign-in URL (with the state) is logged at debug level only.
+    let above_debug: Vec<&str> = login
+        .stderr
+        .lines()
+        .filter(|line| !line.contains(" DEBUG ") && !line.contains(" TRACE "))
+        .collect();
+    assert!(
+        above_debug.iter().all(|line| !line.contains("state=")),
+        "{above_debug:?}"
     );
     assert!(login.stdout.contains("Signed in to AI Pass"), "{login:?}");
     browser.wait_for_visits(1).await;

@@ -520,8 +520,8 @@ async fn secret_service_round_trip_through_gnome_keyring() {
     // Nothing secret was printed, even at trace level (zbus and keyring-core log there too).
     let visit = browser.wait_for_visits(1).await.remove(0);
     let code = auth_common::query_param(&visit.final_url, "code").unwrap();
-    let state = auth_common::query_param(&visit.url, "state").unwrap();
-    let challenge = auth_common::query_param(&visit.url, "code_challenge").unwrap();
+    let state = auth_common::query_param(&visit.authorize_url, "state").unwrap();
+    let challenge = auth_common::query_param(&visit.authorize_url, "code_challenge").unwrap();
     let seen: Arc<Mutex<String>> = Arc::new(Mutex::new(stderr));
     for run in &outputs {
         seen.lock().unwrap().push_str(&run.stdout);

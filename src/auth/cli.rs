@@ -29,9 +29,10 @@ pub fn login(settings: &Settings) -> ExitCode {
             while status.changed().await.is_ok() {
                 let current = status.borrow_and_update().clone();
                 match current {
-                    // The terminal shows the full sign-in page, not the short link.
+                    // The terminal shows the short link too: the full URL carries the state,
+                    // and terminals are scrolled back, logged and shared.
                     SignInStatus::Waiting {
-                        authorize_url: url,
+                        url,
                         browser_opened,
                         ..
                     } if shown.as_deref() != Some(url.as_str()) => {

@@ -95,15 +95,16 @@ impl AuthConfig {
     }
 }
 
-/// Where a sign-in stands, for progress messages in the tool layer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a sign-in stands, for progress messages in the tool layer. Its `Debug` leaves out the
+/// full sign-in URL (it carries the state).
+#[derive(Clone, PartialEq, Eq)]
 pub enum SignInStatus {
     /// No sign-in is running.
     Idle,
     /// This process waits for the browser; `url` is the link to show.
     Waiting {
-        /// The short link on the loopback listener (`http://127.0.0.1:<port>/start`), which
-        /// redirects to the sign-in page; it carries no state or challenge.
+        /// The short link on the loopback listener (`http://127.0.0.1:<port>/start/<nonce>`),
+        /// which redirects once to the sign-in page; it carries no state or challenge.
         url: String,
         /// The full sign-in page (state and PKCE challenge in the query), for the terminal.
         authorize_url: String,
@@ -123,6 +124,32 @@ pub enum SignInStatus {
         /// Why, in words for the user.
         message: String,
     },
+}
+
+impl std::fmt::Debug for SignInStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignInStatus::Idle => f.write_str("Idle"),
+            SignInStatus::Waiting {
+                url,
+                browser_opened,
+                ..
+            } => f
+                .debug_struct("Waiting")
+                .field("url", url)
+                .field("authorize_url", &"<redacted>")
+                .field("browser_opened", browser_opened)
+                .finish(),
+            SignInStatus::WaitingForOtherProcess { url } => f
+                .debug_struct("WaitingForOtherProcess")
+                .field("url", url)
+                .finish(),
+            SignInStatus::SignedIn => f.write_str("SignedIn"),
+            SignInStatus::Failed { message } => {
+                f.debug_struct("Failed").field("message", message).finish()
+            }
+        }
+    }
 }
 
 impl SignInStatus {
@@ -597,30 +624,36 @@ impl AuthSession {
             &self.config.scopes,
             &pkce,
         );
-        let link = flow::start_link(&self.config.redirect_uri);
+        // Two single-use links: one for the browser this process opens, one to show (tool
+        // results, progress, the terminal), so opening one leaves the other usable.
+        let nonces = [flow::start_nonce(), flow::start_nonce()];
+        let link = flow::start_link(&self.config.redirect_uri, &nonces[0]);
+        let browser_link = flow::start_link(&self.config.redirect_uri, &nonces[1]);
         self.write_sign_in_url(Some(&link)).await;
         let outcome = if self.host_shows_link.load(Ordering::Relaxed) {
             BrowserOutcome::LeftToHost
         } else {
-            flow::open_browser(self.config.browser.as_deref(), &url)
+            flow::open_browser(self.config.browser.as_deref(), &browser_link)
         };
         let browser_opened = matches!(outcome, BrowserOutcome::Opened(_));
+        // The full URL carries the state: debug level only (a log may be shared).
+        tracing::debug!("the sign-in links lead to {url}");
         match &outcome {
             BrowserOutcome::LeftToHost => {
-                tracing::info!(
-                    "the MCP client will show the sign-in link {link}; it leads to: {url}"
-                )
+                tracing::info!("the MCP client will show the sign-in link {link}")
             }
             BrowserOutcome::Opened(how) => {
                 tracing::info!(
-                    "opened the AI Pass sign-in page with {how}; if it did not appear, open: {url}"
+                    "opened the AI Pass sign-in page with {how}; if it did not appear, open: {link}"
                 )
             }
             BrowserOutcome::Disabled => {
-                tracing::info!("sign in to AI Pass: open this page in a browser: {url}")
+                tracing::info!("sign in to AI Pass: open this link in a browser: {link}")
             }
             BrowserOutcome::Failed(why) => {
-                tracing::info!("{why}; sign in to AI Pass by opening this page in a browser: {url}")
+                tracing::info!(
+                    "{why}; sign in to AI Pass by opening this link in a browser: {link}"
+                )
             }
         }
         self.status.send_replace(SignInStatus::Waiting {
@@ -680,8 +713,11 @@ impl AuthSession {
                 }
             }
         };
-        let result =
-            tokio::time::timeout_at(deadline, server.wait(pkce.state(), &url, exchange)).await;
+        let result = tokio::time::timeout_at(
+            deadline,
+            server.wait(pkce.state(), &url, nonces.to_vec(), exchange),
+        )
+        .await;
         self.write_sign_in_url(None).await;
         let response = match result {
             Ok(Ok(response)) => response,
