@@ -464,6 +464,51 @@ async fn auto_store_without_a_keyring_falls_back_to_the_file_with_one_warning() 
     assert_eq!(path_mode(&env.credentials_path()), 0o600);
 }
 
+/// The store `auto` chose is remembered: a later run that finds the keyring again does not
+/// switch, and one that was told "keyring" earlier does not fall back to the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auto_store_choice_is_stable_across_runs() {
+    let env = Env::new().await;
+    let choice = env
+        .config_dir()
+        .join(aipass_mcp::auth::store_choice::CHOICE_FILE);
+    let status = env
+        .cli(&["status"], &[("AIPASS_TOKEN_STORE", "auto")])
+        .await;
+    assert!(status.stdout.contains("Token store: file"), "{status:?}");
+    assert_eq!(std::fs::read_to_string(&choice).unwrap(), "file");
+    // An earlier run chose the keyring: without a keyring now, the tokens do not move to a
+    // file for this run (no fallback, no warning about it); they stay where they were.
+    std::fs::write(&choice, "keyring").unwrap();
+    let status = env
+        .cli(&["status"], &[("AIPASS_TOKEN_STORE", "auto")])
+        .await;
+    assert!(!status.stdout.contains("Token store: file"), "{status:?}");
+    assert!(
+        !status.stderr.contains("keeping tokens in"),
+        "{}",
+        status.stderr
+    );
+}
+
+/// `logout` deletes the tokens from every store that may hold them: here the file a
+/// `file`-mode run left behind, while the keyring is the store in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_clears_every_store() {
+    let env = Env::new().await;
+    let pair = env.fake.issue_token("api:access profile:read");
+    env.seed(&pair, 3000);
+    assert!(env.credentials_path().exists());
+    let logout = env
+        .cli(&["logout"], &[("AIPASS_TOKEN_STORE", "keyring")])
+        .await;
+    assert_eq!(logout.code, Some(0), "{logout:?}");
+    assert!(
+        env.stored().is_none(),
+        "the file still holds tokens: {logout:?}"
+    );
+}
+
 /// At the most verbose log level, stderr shows no access token, refresh token, authorization
 /// code or PKCE verifier, through sign-in, a 401 refresh, and logout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -389,6 +389,7 @@ async fn debug_output_of_token_types_is_redacted() {
         sign_in_lifetime: Duration::from_secs(1),
         refresh_skew: Duration::from_secs(60),
         allow_sign_in: false,
+        lock_wait: aipass_mcp::auth::session::LOCK_WAIT,
     };
     let session = AuthSession::with_store(config, std::sync::Arc::new(store));
     assert!(session.current_tokens().await.is_some(), "tokens in memory");

@@ -91,6 +91,10 @@ pub fn logout(settings: &Settings) -> ExitCode {
         }
         let held = session.current_tokens().await;
         let Some(tokens) = held else {
+            // The store in use is empty, but another one (an earlier mode) may not be.
+            if let Err(e) = session.forget().await {
+                eprintln!("warning: could not clear every token store: {e}");
+            }
             let store = session.token_store().await.describe();
             println!("Not signed in; nothing to remove from {store}."); // stdout-ok
             if config::access_token_from_env().is_some() {

@@ -21,6 +21,8 @@ const MAX_REQUEST_HEAD: usize = 16 * 1024;
 const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long writing the answer page may take.
 const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one token-endpoint request (code exchange, refresh) may take.
+pub const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // Authorize URL
@@ -189,7 +191,7 @@ struct OAuthErrorBody {
 pub fn token_http_client(connect_timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
-        .timeout(Duration::from_secs(60))
+        .timeout(TOKEN_REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("aipass-mcp/", env!("CARGO_PKG_VERSION")))
         .build()

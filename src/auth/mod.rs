@@ -9,6 +9,7 @@ pub mod flow;
 pub mod pkce;
 pub mod session;
 pub mod store;
+pub mod store_choice;
 
 use std::sync::Arc;
 

@@ -18,6 +18,7 @@ use url::Url;
 use super::flow::{self, BrowserOutcome, CallbackOutcome, CallbackServer, Page, TokenResponse};
 use super::pkce::Pkce;
 use super::store::{self, StoredTokens, TokenStore};
+use super::store_choice;
 use crate::api::{AccessToken, ApiError, TokenProvider};
 use crate::config::{Settings, TokenStoreMode};
 
@@ -34,8 +35,9 @@ pub const SIGN_IN_URL_FILE: &str = "sign-in-url.txt";
 /// Ends the `auth_required` messages: the way around sign-in (CI, headless machines).
 const TOKEN_HINT: &str =
     "; or set AIPASS_ACCESS_TOKEN to an AI Pass access token to skip browser sign-in.";
-/// How long to wait for another process's refresh lock.
-const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// How long to wait for another process's refresh lock: longer than the token request it may
+/// be making, so a lock is only missed when its holder is stuck, never while it refreshes.
+pub const LOCK_WAIT: Duration = Duration::from_secs(flow::TOKEN_REQUEST_TIMEOUT.as_secs() + 30);
 /// How often an instance that could not bind the callback port looks for tokens in the store.
 const STORE_POLL: Duration = Duration::from_millis(400);
 /// How often such an instance tries the port again (the other one may have given up).
@@ -68,6 +70,8 @@ pub struct AuthConfig {
     pub refresh_skew: Duration,
     /// False for `status` and `logout`: never start a browser sign-in.
     pub allow_sign_in: bool,
+    /// How long to wait for the cross-process token lock ([`LOCK_WAIT`]).
+    pub lock_wait: Duration,
 }
 
 impl AuthConfig {
@@ -91,6 +95,7 @@ impl AuthConfig {
             sign_in_lifetime: SIGN_IN_LIFETIME.max(settings.login_timeout),
             refresh_skew: REFRESH_SKEW,
             allow_sign_in: true,
+            lock_wait: LOCK_WAIT,
         }
     }
 }
@@ -315,7 +320,10 @@ impl AuthSession {
         }
         let store = self.token_store().await;
         let _lock = self.lock_tokens().await;
-        run_blocking(move || store.clear()).await?;
+        let dir = self.config.config_dir.clone();
+        let account = self.account();
+        run_blocking(move || store_choice::clear_everywhere(store.as_ref(), &dir, &account))
+            .await?;
         Ok(held)
     }
 
@@ -400,7 +408,14 @@ impl AuthSession {
     /// Refreshes under the cross-process lock. Call with the gate held. `failed` is an access
     /// token known to be rejected (401), which must not be adopted from the store.
     async fn refresh_locked(&self, failed: Option<&str>) -> Result<AccessToken, RefreshFailure> {
-        let _lock = self.lock_tokens().await;
+        // Never refresh without the lock: two processes presenting the same rotating refresh
+        // token would get the whole grant revoked. A temporary error instead; the token stays.
+        let Some(_lock) = self.lock_tokens().await else {
+            return Err(RefreshFailure::Transient(ApiError::Network {
+                message: "another aipass-mcp holds the token lock; try again in a minute".into(),
+                maybe_charged: false,
+            }));
+        };
         let store = self.token_store().await;
         // Re-read under the lock: another process may have refreshed already.
         let stored = load_from(&store).await;
@@ -806,6 +821,7 @@ impl AuthSession {
     async fn lock_tokens(&self) -> Option<std::fs::File> {
         let path = self.config.config_dir.join(LOCK_FILE);
         let dir = self.config.config_dir.clone();
+        let wait = self.config.lock_wait;
         let result = run_blocking(move || -> Result<std::fs::File, String> {
             store::create_private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let file = std::fs::OpenOptions::new()
@@ -815,7 +831,7 @@ impl AuthSession {
                 .write(true)
                 .open(&path)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            let deadline = std::time::Instant::now() + LOCK_WAIT;
+            let deadline = std::time::Instant::now() + wait;
             loop {
                 match file.try_lock() {
                     Ok(()) => return Ok(file),
@@ -824,7 +840,7 @@ impl AuthSession {
                             return Err(format!(
                                 "{} stayed locked for {} s",
                                 path.display(),
-                                LOCK_WAIT.as_secs()
+                                wait.as_secs()
                             ));
                         }
                         std::thread::sleep(Duration::from_millis(25));
