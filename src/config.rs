@@ -161,7 +161,23 @@ fn parse_origin(value: &str) -> Result<Url, String> {
     if url.path() != "/" || url.query().is_some() {
         return Err("must be an origin without a path, such as https://aipass.one".into());
     }
+    // Tokens travel to this origin: in clear text only to this machine (a local test server).
+    if url.scheme() == "http" && !is_loopback_host(&url) {
+        return Err(
+            "plain http is only allowed for loopback hosts (127.0.0.1, [::1], localhost); use https"
+                .into(),
+        );
+    }
     Ok(url)
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 fn parse_redirect_uri(value: &str) -> Result<Url, String> {
@@ -218,6 +234,23 @@ mod tests {
         assert!(parse_origin("https://aipass.one/oauth2/v1").is_err());
         assert!(parse_origin("ftp://aipass.one").is_err());
         assert!(parse_origin("aipass.one").is_err());
+    }
+
+    #[test]
+    fn plain_http_origins_must_be_loopback() {
+        assert!(parse_origin("http://localhost:8080").is_ok());
+        assert!(parse_origin("http://[::1]:8080").is_ok());
+        assert!(parse_origin("http://127.5.0.1").is_ok());
+        for refused in [
+            "http://aipass.one",
+            "http://10.0.0.5:8080",
+            "http://192.168.1.2",
+            "http://[fd00::1]",
+            "http://localhost.example.com",
+        ] {
+            assert!(parse_origin(refused).is_err(), "{refused}");
+        }
+        assert!(parse_origin("https://10.0.0.5:8443").is_ok());
     }
 
     #[test]

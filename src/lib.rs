@@ -5,6 +5,8 @@ pub mod auth;
 pub mod catalogue;
 pub mod config;
 pub mod fetch;
+pub mod folder_check;
+pub mod image_limits;
 pub mod line_cap;
 pub mod media;
 pub mod models;

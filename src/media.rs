@@ -251,7 +251,7 @@ pub fn shrink_for_vision(media: InputMedia) -> ToolResult<InputMedia> {
     if media.bytes.len() <= VISION_TARGET_BYTES {
         return Ok(media);
     }
-    let image = image::load_from_memory(&media.bytes).map_err(|e| {
+    let image = crate::image_limits::decode(&media.bytes).map_err(|e| {
         ToolError::invalid_input(format!("cannot decode image {}: {e}", media.file_name))
     })?;
     let mut long_side = image.width().max(image.height()).min(2048);
@@ -405,7 +405,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         }
     }
     if dir.is_dir() {
-        Ok(())
+        crate::folder_check::check_owned(dir)
     } else {
         Err(std::io::Error::other(format!(
             "{} is not a folder",

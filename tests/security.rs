@@ -142,8 +142,77 @@ async fn the_opt_in_allows_local_urls(era: Era) {
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
 
+/// A folder other users can write to is refused for outputs, and nothing is saved in it.
+async fn a_world_writable_output_folder_is_refused(era: Era) {
+    if cfg!(not(unix)) {
+        return;
+    }
+    #[cfg(unix)]
+    use std::os::unix::fs::PermissionsExt;
+    let s = start(era).await;
+    let shared = s.output.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let text = s
+        .err(
+            "generate_image",
+            json!({"prompt": "a fox", "output_dir": shared.display().to_string()}),
+        )
+        .await;
+    assert!(
+        text.starts_with("invalid_input:") && text.contains("writable by every user"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
+}
+
+/// A PNG over the vision size target whose header claims a huge picture (a decompression
+/// bomb): refused by the decoder's limits, before its pixels are allocated.
+async fn a_decompression_bomb_is_refused(era: Era) {
+    let s = start(era).await;
+    let bomb = s.output.path().join("bomb.png");
+    let mut ihdr = 11_000u32.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&11_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &ihdr));
+    png.extend(png_chunk(b"IDAT", &vec![0u8; 900 * 1024]));
+    std::fs::write(&bomb, png).unwrap();
+    let text = s
+        .err("chat", json!({"prompt": "look", "images": [bomb]}))
+        .await;
+    assert!(
+        text.starts_with("invalid_input: cannot decode image bomb.png") && text.contains("limit"),
+        "{text}"
+    );
+    s.ok("chat", json!({"prompt": "still serving"})).await;
+}
+
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    let mut crc = 0xFFFF_FFFFu32;
+    for &byte in &body {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    let mut out = (data.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&(!crc).to_be_bytes());
+    out
+}
+
 both_eras!(
     local_addresses_are_refused_before_any_connection,
     redirects_to_local_addresses_are_refused,
     the_opt_in_allows_local_urls,
+    a_decompression_bomb_is_refused,
+    a_world_writable_output_folder_is_refused,
 );

@@ -517,7 +517,7 @@ impl TokenStore for UnavailableStore {
 /// Creates `dir` (and its parents) readable by the owner only, when it does not exist yet.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
-        return Ok(());
+        return crate::folder_check::check_owned(dir);
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
