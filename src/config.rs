@@ -86,6 +86,11 @@ pub struct Settings {
     #[arg(long, env = "AIPASS_ALLOW_LOCAL_URLS", default_value = "", value_parser = LocalUrls::parse, global = true)]
     pub allow_local_urls: LocalUrls,
 
+    /// Extra folders tool calls may read and write when the client declares roots (separated
+    /// like PATH); the default output folder is always allowed.
+    #[arg(long, env = "AIPASS_ALLOWED_DIRS", global = true)]
+    pub allowed_dirs: Option<std::ffi::OsString>,
+
     /// Log filter for stderr (tracing syntax: error, warn, info, debug, trace).
     #[arg(long, env = "AIPASS_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -123,6 +128,18 @@ impl Settings {
     /// The folder for generated files when a call names none.
     pub fn default_output_dir(&self) -> PathBuf {
         self.output_dir.clone().unwrap_or_else(default_output_dir)
+    }
+
+    /// `AIPASS_ALLOWED_DIRS` as absolute folders (relative entries are ignored).
+    pub fn allowed_dirs(&self) -> Vec<PathBuf> {
+        self.allowed_dirs
+            .as_deref()
+            .map(|list| {
+                std::env::split_paths(list)
+                    .filter(|p| p.is_absolute())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The folder for the file token store and lock files.

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod config;
 pub mod fetch;
+pub mod file_scope;
 pub mod folder_check;
 pub mod image_limits;
 pub mod line_cap;

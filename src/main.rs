@@ -136,7 +136,8 @@ fn run_server(settings: Settings) -> ExitCode {
     let api = ApiClient::new(api_settings, source.provider());
     let mut server = AipassServer::new(api, settings.default_output_dir())
         .with_preview_budget(settings.preview_budget())
-        .with_local_urls(settings.allow_local_urls.clone());
+        .with_local_urls(settings.allow_local_urls.clone())
+        .with_allowed_dirs(settings.allowed_dirs());
     if let Some(session) = source.session() {
         server = server.with_sign_in(session);
     }

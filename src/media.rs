@@ -103,6 +103,7 @@ pub async fn load_input(
         )));
     } else {
         let path = resolve_path(spec)?;
+        crate::file_scope::check(&path, &short(spec))?;
         let bytes = read_file(&path, max_bytes).await?;
         let name = path
             .file_name()
@@ -288,7 +289,11 @@ pub fn data_uri(media: &InputMedia) -> String {
 /// Picks the folder for outputs: the call's `output_dir`, else the configured default.
 pub fn output_dir(requested: Option<&str>, default: &Path) -> ToolResult<PathBuf> {
     match requested.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(dir) => resolve_path(dir),
+        Some(dir) => {
+            let path = resolve_path(dir)?;
+            crate::file_scope::check(&path, &short(dir))?;
+            Ok(path)
+        }
         None => Ok(default.to_path_buf()),
     }
 }

@@ -45,6 +45,9 @@ pub struct AppState {
     pub models: ModelCatalog,
     /// Default folder for generated files.
     pub output_dir: PathBuf,
+    /// Folders every call may use besides the client's roots: `output_dir` and
+    /// `AIPASS_ALLOWED_DIRS` (see `file_scope`).
+    pub always_allowed: Arc<Vec<PathBuf>>,
     pub balance: Mutex<Option<(Instant, BalanceOutput)>>,
     pub videos: DownloadedVideos,
     /// Bytes of base64 previews one result may carry; 0 = none.
@@ -68,6 +71,7 @@ impl AipassServer {
             models: ModelCatalog::new(api.clone()),
             fetcher: fetcher_for(&api, LocalUrls::Refused),
             api,
+            always_allowed: Arc::new(vec![output_dir.clone()]),
             output_dir,
             balance: Mutex::new(None),
             videos: DownloadedVideos::default(),
@@ -85,6 +89,17 @@ impl AipassServer {
     pub fn with_preview_budget(mut self, bytes: usize) -> Self {
         if let Some(state) = Arc::get_mut(&mut self.state) {
             state.preview_budget = bytes;
+        }
+        self
+    }
+
+    /// Adds folders every call may use even when the client's roots do not include them
+    /// (AIPASS_ALLOWED_DIRS).
+    pub fn with_allowed_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            let mut all = vec![state.output_dir.clone()];
+            all.extend(dirs);
+            state.always_allowed = Arc::new(all);
         }
         self
     }
@@ -110,6 +125,7 @@ impl AipassServer {
     /// What a call is doing, for its progress messages.
     pub(crate) fn activity(&self, label: &'static str) -> Activity {
         Activity::new(label, self.state.sign_in.clone())
+            .with_folders(self.state.always_allowed.clone())
     }
 
     /// All tool families, added together.

@@ -209,7 +209,82 @@ fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// With roots declared (2025-11-25 era), inputs and output folders are confined to the roots,
+/// the default output folder and AIPASS_ALLOWED_DIRS, after `..` and symlinks; the refusal is
+/// the same whether the file exists or not. Without roots (2026 era) paths work as before.
+async fn files_are_confined_to_the_clients_roots(era: Era) {
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("project");
+    let extra = base.path().join("extra");
+    let outside = base.path().join("outside");
+    for dir in [&root, &extra, &outside] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    common::write_png(&root.join("in.png"), 8, 8);
+    common::write_png(&extra.join("in.png"), 8, 8);
+    common::write_png(&outside.join("secret.png"), 8, 8);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+    let mut options = Options::new(era);
+    options
+        .extra_env
+        .push(("AIPASS_ALLOWED_DIRS".into(), extra.display().to_string()));
+    options.working_dir = Some(root.clone());
+    let s = start_with(options).await;
+    s.handler
+        .roots
+        .lock()
+        .unwrap()
+        .push(url::Url::from_directory_path(&root).unwrap().to_string());
+    let look = |image: String| json!({"prompt": "look", "images": [image]});
+    let secret = outside.join("secret.png").display().to_string();
+    let missing = outside.join("missing.png").display().to_string();
+    if era == Era::Discover {
+        // No roots in this era: today's behaviour, any path the user can read.
+        s.ok("chat", look(secret)).await;
+        return;
+    }
+    s.ok("chat", look("in.png".into())).await;
+    s.ok("chat", look(extra.join("in.png").display().to_string()))
+        .await;
+    let mut refusals = Vec::new();
+    for spec in [
+        secret.clone(),
+        missing.clone(),
+        "../outside/secret.png".to_string(),
+        "link/secret.png".to_string(),
+    ] {
+        let text = s.err("chat", look(spec.clone())).await;
+        assert!(
+            text.starts_with("invalid_input:") && text.contains("outside the folders"),
+            "{spec}: {text}"
+        );
+        refusals.push(text.replace(&spec, "<spec>"));
+    }
+    assert!(refusals.windows(2).all(|w| w[0] == w[1]), "{refusals:?}");
+    // Writes: an output folder outside is refused and not created; inside and the default work.
+    let elsewhere = outside.join("new");
+    let text = s
+        .err(
+            "generate_image",
+            json!({"prompt": "a fox", "output_dir": elsewhere.display().to_string()}),
+        )
+        .await;
+    assert!(text.contains("outside the folders"), "{text}");
+    assert!(!elsewhere.exists());
+    let out = s
+        .ok(
+            "generate_image",
+            json!({"prompt": "a fox", "output_dir": "art"}),
+        )
+        .await;
+    assert!(common::files(&out)[0].starts_with(root.join("art")));
+    let out = s.ok("generate_image", json!({"prompt": "a fox"})).await;
+    assert!(common::files(&out)[0].starts_with(s.out_dir()));
+}
+
 both_eras!(
+    files_are_confined_to_the_clients_roots,
     local_addresses_are_refused_before_any_connection,
     redirects_to_local_addresses_are_refused,
     the_opt_in_allows_local_urls,
