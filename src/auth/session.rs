@@ -12,11 +12,13 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::watch;
 use url::Url;
 
+use super::client_id::{self, ClientSource, ResolvedClient};
 use super::flow::{self, BrowserOutcome, CallbackOutcome, CallbackServer, Page, TokenResponse};
 use super::pkce::Pkce;
+use super::provision::{self, Shown};
 use super::store::{self, StoredTokens, TokenStore};
 use crate::api::{AccessToken, ApiError, TokenProvider};
 use crate::config::{Settings, TokenStoreMode};
@@ -46,7 +48,7 @@ const REBIND_EVERY: u32 = 5;
 pub struct AuthConfig {
     /// API origin.
     pub base_url: Url,
-    /// OAuth client id; None = sign-in impossible (clear error).
+    /// `AIPASS_CLIENT_ID`; None = use the stored client, or create one on first sign-in.
     pub client_id: Option<String>,
     /// Loopback redirect URI registered for the client.
     pub redirect_uri: Url,
@@ -152,7 +154,14 @@ pub struct AuthSession {
     config: AuthConfig,
     me: Weak<AuthSession>,
     http: OnceLock<reqwest::Client>,
-    store: OnceCell<Arc<dyn TokenStore>>,
+    /// A store given by the caller (tests), used whatever the client id.
+    fixed_store: Option<Arc<dyn TokenStore>>,
+    /// The store opened for the account (client id + origin) it was opened for.
+    store: tokio::sync::Mutex<Option<(String, Arc<dyn TokenStore>)>>,
+    /// The client id in use, once known (configured, stored or just created).
+    client: Mutex<Option<ResolvedClient>>,
+    /// What the first-run setup asks the user to do, while it runs.
+    setup: watch::Sender<Option<Shown>>,
     /// The tokens in use (the store may be behind when saving failed).
     tokens: Mutex<Option<StoredTokens>>,
     /// Single flight: one refresh or sign-in decision at a time in this process.
@@ -191,15 +200,18 @@ impl AuthSession {
     }
 
     fn build(config: AuthConfig, store: Option<Arc<dyn TokenStore>>) -> Arc<Self> {
-        let cell = OnceCell::new();
-        if let Some(store) = store {
-            let _ = cell.set(store);
-        }
+        let client = config.client_id.clone().map(|id| ResolvedClient {
+            id,
+            source: ClientSource::Configured,
+        });
         Arc::new_cyclic(|me| AuthSession {
             config,
             me: me.clone(),
             http: OnceLock::new(),
-            store: cell,
+            fixed_store: store,
+            store: tokio::sync::Mutex::new(None),
+            client: Mutex::new(client),
+            setup: watch::channel(None).0,
             tokens: Mutex::new(None),
             gate: tokio::sync::Mutex::new(()),
             sign_in: Mutex::new(None),
@@ -225,23 +237,97 @@ impl AuthSession {
         self.status.subscribe()
     }
 
-    /// The store in use (opened on first use: the keyring probe happens here, not at startup).
-    pub async fn token_store(&self) -> Arc<dyn TokenStore> {
-        self.store
-            .get_or_init(|| async {
-                let mode = self.config.token_store;
-                let dir = self.config.config_dir.clone();
-                let account = self.account();
-                tokio::task::spawn_blocking(move || store::open(mode, &dir, &account))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Arc::new(store::UnavailableStore::new(format!(
-                            "the token store could not be opened: {e}"
-                        )))
-                    })
-            })
-            .await
+    /// What the first-run setup asks the user to do (approve a link), while it runs.
+    pub fn setup_status(&self) -> watch::Receiver<Option<Shown>> {
+        self.setup.subscribe()
+    }
+
+    /// The client id in use and where it came from: `AIPASS_CLIENT_ID`, else the one stored in
+    /// the config folder; None when neither exists yet (the first sign-in creates one).
+    pub async fn client(&self) -> Option<ResolvedClient> {
+        if let Some(client) = self.client_now() {
+            return Some(client);
+        }
+        let dir = self.config.config_dir.clone();
+        let origin = flow::origin(&self.config.base_url).to_owned();
+        let redirect = self.config.redirect_uri.to_string();
+        let found = run_blocking(move || match client_id::load(&dir) {
+            Ok(installation) => installation
+                .and_then(|i| i.client_for(&origin, &redirect).map(str::to_owned))
+                .map(|id| ResolvedClient {
+                    id,
+                    source: ClientSource::Provisioned(dir.join(client_id::CLIENT_FILE)),
+                }),
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        })
+        .await;
+        if let Some(client) = &found {
+            *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
+        }
+        found
+    }
+
+    /// Removes the stored client id (`logout --forget-client`); the fingerprint and key stay,
+    /// so a later setup gets the same client back unless it was deleted. False when none was
+    /// stored.
+    pub async fn forget_client(&self) -> Result<bool, String> {
+        *self.client.lock().unwrap_or_else(|e| e.into_inner()) =
+            self.config.client_id.clone().map(|id| ResolvedClient {
+                id,
+                source: ClientSource::Configured,
+            });
+        let dir = self.config.config_dir.clone();
+        let origin = flow::origin(&self.config.base_url).to_owned();
+        run_blocking(move || {
+            let Some(mut installation) = client_id::load(&dir)? else {
+                return Ok(false);
+            };
+            let Some(entry) = installation.origins.get_mut(&origin) else {
+                return Ok(false);
+            };
+            let had = entry.client_id.take().is_some();
+            entry.redirect_uri = None;
+            client_id::save(&dir, &installation)?;
+            Ok(had)
+        })
+        .await
+    }
+
+    fn client_now(&self) -> Option<ResolvedClient> {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The store in use (opened on first use: the keyring probe happens here, not at startup),
+    /// for the account of the client id in use.
+    pub async fn token_store(&self) -> Arc<dyn TokenStore> {
+        if let Some(store) = &self.fixed_store {
+            return store.clone();
+        }
+        let account = self.account();
+        let mut slot = self.store.lock().await;
+        if let Some((opened_for, store)) = slot.as_ref()
+            && *opened_for == account
+        {
+            return store.clone();
+        }
+        let mode = self.config.token_store;
+        let dir = self.config.config_dir.clone();
+        let key = account.clone();
+        let store = tokio::task::spawn_blocking(move || store::open(mode, &dir, &key))
+            .await
+            .unwrap_or_else(|e| {
+                Arc::new(store::UnavailableStore::new(format!(
+                    "the token store could not be opened: {e}"
+                )))
+            });
+        *slot = Some((account, store.clone()));
+        store
     }
 
     /// The tokens this session would use now (memory, else the store), without refreshing.
@@ -249,7 +335,7 @@ impl AuthSession {
         if let Some(tokens) = self.memory() {
             return Some(tokens);
         }
-        self.config.client_id.as_ref()?;
+        self.client().await?;
         let stored = self.load_store().await;
         if let Some(tokens) = &stored {
             self.set_memory(Some(tokens.clone()));
@@ -277,13 +363,14 @@ impl AuthSession {
     /// API client). Returns the tokens that were held, if any.
     pub async fn forget(&self) -> Result<Option<StoredTokens>, store::StoreError> {
         let _gate = self.gate.lock().await;
+        let client = self.client().await;
         let held = match self.memory() {
             Some(tokens) => Some(tokens),
-            None if self.config.client_id.is_some() => self.load_store().await,
+            None if client.is_some() => self.load_store().await,
             None => None,
         };
         self.set_memory(None);
-        if self.config.client_id.is_none() {
+        if client.is_none() {
             return Ok(held);
         }
         let store = self.token_store().await;
@@ -306,11 +393,10 @@ impl AuthSession {
             if let Some(token) = self.usable_memory() {
                 return Ok(token);
             }
-            if self.config.client_id.is_none() {
-                return Err(self.missing_client_id());
-            }
+            // No client yet: the sign-in creates one first.
+            let has_client = self.client().await.is_some();
             // Another process may have refreshed or signed in.
-            if let Some(stored) = self.load_store().await {
+            if has_client && let Some(stored) = self.load_store().await {
                 self.adopt(stored);
                 if let Some(token) = self.usable_memory() {
                     return Ok(token);
@@ -339,10 +425,9 @@ impl AuthSession {
             {
                 return Ok(Some(token));
             }
-            if self.config.client_id.is_none() {
-                return Err(self.missing_client_id());
-            }
-            if let Some(stored) = self.load_store().await
+            let has_client = self.client().await.is_some();
+            if has_client
+                && let Some(stored) = self.load_store().await
                 && stored.access_token != failed.secret()
             {
                 self.adopt(stored);
@@ -392,7 +477,7 @@ impl AuthSession {
         let Some(refresh_token) = current.refresh_token.clone() else {
             return Err(RefreshFailure::NeedsSignIn);
         };
-        let client_id = self.config.client_id.clone().unwrap_or_default();
+        let client_id = self.client_now().map(|c| c.id).unwrap_or_default();
         tracing::debug!("refreshing the AI Pass access token");
         match flow::refresh(
             self.http(),
@@ -412,6 +497,9 @@ impl AuthSession {
             }
             Err(e) if e.needs_sign_in() => {
                 tracing::info!("the refresh token was not accepted ({e}); a new sign-in is needed");
+                if e.oauth_error() == Some("invalid_client") {
+                    self.client_gone(&client_id).await;
+                }
                 // Re-read once: a process that does not take our lock may have rotated it.
                 let again = load_from(&store).await;
                 match again {
@@ -452,10 +540,10 @@ impl AuthSession {
         &self,
         force: bool,
     ) -> Result<watch::Receiver<Option<SignInResult>>, ApiError> {
-        let Some(client_id) = self.config.client_id.clone() else {
-            return Err(self.missing_client_id());
-        };
         if !self.config.allow_sign_in {
+            if self.client_now().is_none() {
+                return Err(self.missing_client_id());
+            }
             return Err(ApiError::AuthRequired {
                 message: "Not signed in to AI Pass: run `aipass-mcp login`.".into(),
                 sign_in_url: None,
@@ -478,7 +566,7 @@ impl AuthSession {
         *slot = Some(rx.clone());
         drop(slot);
         tokio::spawn(async move {
-            let result = me.run_sign_in(&client_id).await;
+            let result = me.run_sign_in().await;
             match &result {
                 Ok(_) => {
                     me.status.send_replace(SignInStatus::SignedIn);
@@ -510,6 +598,9 @@ impl AuthSession {
                 sign_in_url: None,
             }),
             None => {
+                if let Some(setup) = self.setup.borrow().clone() {
+                    return Err(setup_required(setup));
+                }
                 let status = self.status.borrow().clone();
                 let (message, url) = match status {
                     SignInStatus::WaitingForOtherProcess { url } => (
@@ -535,9 +626,26 @@ impl AuthSession {
         }
     }
 
-    /// One sign-in, from binding the port to saved tokens.
-    async fn run_sign_in(&self, client_id: &str) -> SignInResult {
+    /// One sign-in: the client id (created first when there is none), then from binding the
+    /// port to saved tokens.
+    async fn run_sign_in(&self) -> SignInResult {
         let deadline = tokio::time::Instant::now() + self.config.sign_in_lifetime;
+        let client_id = match self.client().await {
+            Some(client) => client.id,
+            None => {
+                let id = self.provision(deadline).await?;
+                // Another instance may have set up the client and signed in meanwhile.
+                if let Some(stored) = self.load_store().await
+                    && usable(&stored, self.config.refresh_skew)
+                {
+                    let token = AccessToken::new(stored.access_token.clone());
+                    self.set_memory(Some(stored));
+                    return Ok(token);
+                }
+                id
+            }
+        };
+        let client_id = client_id.as_str();
         let addr = flow::callback_addr(&self.config.redirect_uri)
             .map_err(|e| format!("the redirect URI cannot be used: {e}"))?;
         let mut attempt = 0u32;
@@ -713,10 +821,8 @@ impl AuthSession {
     }
 
     fn account(&self) -> String {
-        store::account_key(
-            self.config.client_id.as_deref().unwrap_or("-"),
-            &self.config.base_url,
-        )
+        let client = self.client_now().map(|c| c.id);
+        store::account_key(client.as_deref().unwrap_or("-"), &self.config.base_url)
     }
 
     fn memory(&self) -> Option<StoredTokens> {
@@ -846,16 +952,84 @@ impl AuthSession {
             .filter(|s| s.starts_with("http"))
     }
 
+    /// Only where no sign-in may start (`status`, `logout`): there is no client yet.
     fn missing_client_id(&self) -> ApiError {
         ApiError::AuthRequired {
-            message: format!(
-                "AIPASS_CLIENT_ID is not set, so aipass-mcp cannot sign you in to AI Pass. \
-                 Create an OAuth client at {DEVELOPER_PANEL_URL} with the redirect URI {} (exactly, port included), \
-                 then set AIPASS_CLIENT_ID to its client id in your MCP client's configuration \
-                 (or set AIPASS_ACCESS_TOKEN to an access token).",
-                self.config.redirect_uri
-            ),
+            message: "aipass-mcp has no AI Pass client yet: run `aipass-mcp login` (it asks you to approve \
+                      creating one on your account, then to sign in), or set AIPASS_CLIENT_ID to your own \
+                      client's id, or AIPASS_ACCESS_TOKEN to an access token."
+                .into(),
             sign_in_url: None,
+        }
+    }
+
+    /// First run: creates the client through the user's approval (see [`provision`]) and
+    /// publishes the approval link the way sign-in links are shown.
+    async fn provision(&self, deadline: tokio::time::Instant) -> Result<String, String> {
+        let setup = provision::Setup {
+            http: self.http(),
+            base_url: &self.config.base_url,
+            redirect_uri: &self.config.redirect_uri,
+            runtime_scopes: self
+                .config
+                .scopes
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            config_dir: &self.config.config_dir,
+            link_file: self.config.config_dir.join(SIGN_IN_URL_FILE),
+            browser: self.config.browser.as_deref(),
+            host_shows_link: self.host_shows_link.load(Ordering::Relaxed),
+            deadline,
+        };
+        let show = |shown: Shown| {
+            let status = match &shown {
+                Shown::Approval {
+                    url,
+                    browser_opened,
+                    ..
+                } => SignInStatus::Waiting {
+                    url: url.clone(),
+                    authorize_url: url.clone(),
+                    browser_opened: *browser_opened,
+                },
+                Shown::OtherProcess { url } => {
+                    SignInStatus::WaitingForOtherProcess { url: url.clone() }
+                }
+            };
+            self.setup.send_replace(Some(shown));
+            self.status.send_if_modified(|current| {
+                let changed = *current != status;
+                *current = status;
+                changed
+            });
+        };
+        let result = provision::client_id(&setup, show).await;
+        self.setup.send_replace(None);
+        let id = result?;
+        let source = ClientSource::Provisioned(self.config.config_dir.join(client_id::CLIENT_FILE));
+        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(ResolvedClient {
+            id: id.clone(),
+            source,
+        });
+        Ok(id)
+    }
+
+    /// The token endpoint does not know the stored client (deleted in the developer panel):
+    /// forget its id, so the next sign-in sets up a client again.
+    async fn client_gone(&self, client_id: &str) {
+        let Some(client) = self.client_now().filter(|c| c.id == client_id) else {
+            return;
+        };
+        if client.source == ClientSource::Configured {
+            tracing::warn!("AI Pass does not know the client id in AIPASS_CLIENT_ID ({client_id})");
+            return;
+        }
+        tracing::info!(
+            "AI Pass no longer knows the client {client_id}; the next sign-in sets up a new one"
+        );
+        if let Err(e) = self.forget_client().await {
+            tracing::warn!("could not remove the stale client id: {e}");
         }
     }
 }
@@ -870,6 +1044,35 @@ impl TokenProvider for AuthSession {
         failed: &'a AccessToken,
     ) -> BoxFuture<'a, Result<Option<AccessToken>, ApiError>> {
         self.after_unauthorized(failed).boxed()
+    }
+
+    fn client_id(&self) -> Option<String> {
+        self.client_now().map(|c| c.id)
+    }
+}
+
+/// `auth_required` while the first-run setup waits for the user's approval.
+fn setup_required(setup: Shown) -> ApiError {
+    let (message, url) = match setup {
+        Shown::Approval { url, user_code, .. } => (
+            format!(
+                "First use: approve that aipass-mcp creates its sign-in client on your AI Pass account. \
+                 Open the approval page (it shows the code {user_code}), approve, then sign in on the page that follows, \
+                 and call this tool again (aipass-mcp keeps waiting in the background){TOKEN_HINT}"
+            ),
+            Some(url),
+        ),
+        Shown::OtherProcess { url } => (
+            format!(
+                "First use: another aipass-mcp instance waits for you to approve the AI Pass setup in the browser. \
+                 Open the approval page, approve, then call this tool again{TOKEN_HINT}"
+            ),
+            url,
+        ),
+    };
+    ApiError::AuthRequired {
+        message,
+        sign_in_url: url,
     }
 }
 
