@@ -428,3 +428,42 @@ async fn cli_login_status_and_logout_forget_client() {
     let after = env.cli(&["status"], &unset).await;
     assert!(after.stdout.contains("OAuth client: none yet"), "{after:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_the_login_timeout_gets_the_approval_link_and_one_live_request() {
+    let mut env = Env::new().await;
+    env.login_timeout = "2".into();
+    // Nobody approves: no browser stand-in runs.
+    let server = fresh_server(&env, Era::Initialize).await;
+    let result = server.call(BALANCE, json!({})).await;
+    assert_eq!(result.is_error, Some(true));
+    let message = text(&result);
+    assert!(message.starts_with("auth_required"), "{message}");
+    assert!(message.contains("approve"), "{message}");
+    assert!(
+        message.contains("AIPASS_CLIENT_ID"),
+        "says how to use an own client: {message}"
+    );
+    let urls = env.opened_urls();
+    assert_eq!(urls.len(), 1, "the approval page was opened once: {urls:?}");
+    assert!(
+        message.contains(&urls[0]),
+        "the result carries the link: {message}"
+    );
+    let code = query_param(&urls[0], "user_code").expect("a user code");
+    assert!(
+        message.contains(&code),
+        "and the code the page shows: {message}"
+    );
+    // The next call waits on the same live request: no second request, no second tab.
+    let again = server.call(BALANCE, json!({})).await;
+    assert_eq!(again.is_error, Some(true));
+    assert!(text(&again).contains(&urls[0]), "{}", text(&again));
+    assert_eq!(env.fake.agent_auth_stats().device_requests, 1);
+    assert_eq!(env.opened_urls().len(), 1);
+    // The user approves now; the call after that goes through.
+    let _browser = Browser::auto(&env);
+    server.balance_ok().await;
+    assert_eq!(env.fake.agent_auth_stats().clients_created, 1);
+    server.stop().await;
+}

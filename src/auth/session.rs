@@ -1058,7 +1058,8 @@ fn setup_required(setup: Shown) -> ApiError {
             format!(
                 "First use: approve that aipass-mcp creates its sign-in client on your AI Pass account. \
                  Open the approval page (it shows the code {user_code}), approve, then sign in on the page that follows, \
-                 and call this tool again (aipass-mcp keeps waiting in the background){TOKEN_HINT}"
+                 and call this tool again (aipass-mcp keeps waiting in the background). To use your own OAuth \
+                 client instead, set AIPASS_CLIENT_ID{TOKEN_HINT}"
             ),
             Some(url),
         ),
