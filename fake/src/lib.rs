@@ -1,4 +1,5 @@
-//! aipass-fake: a strict, in-memory fake of the AI Pass REST API (OAuth2 + PKCE and the `/oauth2/v1` proxy).
+//! aipass-fake: a strict, in-memory fake of the AI Pass REST API (OAuth2 + PKCE, the
+//! device-approved client setup, and the `/oauth2/v1` proxy).
 //!
 //! Start it with [`FakeServer::start`], point a client at [`FakeServer::base_url`], and steer it
 //! (tokens, budget, consent, faults) through the methods on [`FakeServer`] or over HTTP under `/_fake`.
