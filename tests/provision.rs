@@ -415,6 +415,13 @@ async fn cli_login_status_and_logout_forget_client() {
         "{}",
         status.stdout
     );
+    assert!(
+        status
+            .stdout
+            .contains("developer panel: https://aipass.one/panel/developer"),
+        "{}",
+        status.stdout
+    );
 
     let logout = env.cli(&["logout", "--forget-client"], &unset).await;
     assert_eq!(logout.code, Some(0), "{logout:?}");
@@ -465,5 +472,33 @@ async fn a_call_past_the_login_timeout_gets_the_approval_link_and_one_live_reque
     let _browser = Browser::auto(&env);
     server.balance_ok().await;
     assert_eq!(env.fake.agent_auth_stats().clients_created, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_ensure_answer_is_asked_again_with_the_same_key() {
+    let env = Env::new().await;
+    env.fake.inject_fault(
+        aipass_fake::Fault::new(aipass_fake::FaultKind::Reset)
+            .on("POST", "/api/v1/agent-control/oauth-clients/ensure"),
+    );
+    let _browser = Browser::auto(&env);
+    let server = fresh_server(&env, Era::Initialize).await;
+    server.balance_ok().await;
+    let agent = env.fake.agent_auth_stats();
+    assert_eq!(
+        (agent.device_requests, agent.clients_created),
+        (1, 1),
+        "{agent:?}"
+    );
+    let ensures: Vec<_> = env
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/agent-control/oauth-clients/ensure")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(ensures, vec![0, 200], "reset, then the same request again");
+    assert_eq!(stored_client(&env).1.as_deref(), Some("oauth-client:v1"));
     server.stop().await;
 }

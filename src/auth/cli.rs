@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::client_id::ClientSource;
 use super::provision::Shown;
 use super::session::{AuthConfig, AuthSession, SignInStatus, now_unix};
 use super::store::StoredTokens;
@@ -234,6 +235,10 @@ pub fn status(settings: &Settings) -> ExitCode {
             return ExitCode::FAILURE;
         };
         println!("OAuth client: {} ({})", client.id, client.source); // stdout-ok
+        if matches!(client.source, ClientSource::Provisioned(_)) {
+            let panel = super::session::DEVELOPER_PANEL_URL;
+            println!("Manage it (see or delete it) in the AI Pass developer panel: {panel}"); // stdout-ok
+        }
         let store = session.token_store().await.describe();
         let Some(tokens) = session.current_tokens().await else {
             println!("{NOT_SIGNED_IN}"); // stdout-ok
