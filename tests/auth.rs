@@ -410,29 +410,6 @@ async fn race_two(env: &Env, first: &auth_common::Server, second: &auth_common::
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_client_id_says_where_to_get_one() {
-    let env = Env::new().await;
-    let server = env
-        .server_with(&[], &["AIPASS_CLIENT_ID"], Era::Initialize)
-        .await;
-    let result = server.call(BALANCE, json!({})).await;
-    assert_eq!(result.is_error, Some(true));
-    let message = text(&result);
-    assert!(message.starts_with("auth_required"), "{message}");
-    assert!(message.contains("AIPASS_CLIENT_ID"), "{message}");
-    assert!(
-        message.contains("https://aipass.one/panel/developer"),
-        "{message}"
-    );
-    assert!(
-        message.contains(&env.redirect_uri),
-        "names the redirect URI to register: {message}"
-    );
-    assert!(env.opened_urls().is_empty());
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_token_from_the_environment_wins() {
     let env = Env::new().await;
     let pair = env.fake.issue_token("api:access");

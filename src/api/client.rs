@@ -715,8 +715,14 @@ impl ApiClient {
             value.set_sensitive(true);
             rb = rb.header(header::AUTHORIZATION, value);
         }
+        let client_id = self
+            .inner
+            .settings
+            .client_id
+            .clone()
+            .or_else(|| self.inner.tokens.client_id());
         if call.first_party
-            && let Some(id) = &self.inner.settings.client_id
+            && let Some(id) = &client_id
         {
             let value = HeaderValue::from_str(id).map_err(|_| ApiError::InvalidInput {
                 message: "The AI Pass client id contains characters that cannot be sent in an HTTP header.".to_string(),
