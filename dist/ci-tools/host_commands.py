@@ -11,6 +11,9 @@ in a throwaway HOME:
   --json`) is started the way Codex starts it (its command, args and env, plus HOME and PATH) and
   must answer tools/list with the full catalogue.
 
+Fenced JSON configs whose command is `npx`, `uvx` or `pipx` are started too, and must answer
+tools/list (configs naming the binary itself are clients/examples/'s, checked by check_configs.py).
+
 The registered servers are pointed at the fake AI Pass (AIPASS_BASE_URL in the CLI's
 environment), and any other HTTP(S) request the CLIs make goes to a dead loopback proxy. A
 command through `npx -y aipass-mcp` resolves against the local registry given; one through
@@ -99,6 +102,57 @@ class Checks:
         return ok
 
 
+def host_home(home: Path, work: Path, path_dirs: list[str], args: argparse.Namespace) -> dict[str, str]:
+    """A throwaway HOME and the environment a host CLI runs in there."""
+    home.mkdir(parents=True, exist_ok=True)
+    # npx and uvx read the user's own config files, which reach the server even through
+    # hosts that pass it only HOME and PATH (Codex): the local registry, the local wheel.
+    npmrc = [f"cache={work / 'npm-cache'}", "update-notifier=false", "fund=false", "audit=false"]
+    if args.npm_registry:
+        npmrc.append(f"registry={args.npm_registry}")
+    (home / ".npmrc").write_text("\n".join(npmrc) + "\n")
+    uv_config = home / ".config" / "uv"
+    uv_config.mkdir(parents=True, exist_ok=True)
+    uv_toml = [f"cache-dir = {json.dumps(str(work / 'uv-cache'))}", "offline = true", 'python-downloads = "never"']
+    if args.wheel_dir:
+        uv_toml += [f"find-links = [{json.dumps(args.wheel_dir)}]", "no-index = true"]
+    (uv_config / "uv.toml").write_text("\n".join(uv_toml) + "\n")
+    return {
+        "HOME": str(home),
+        "PATH": os.pathsep.join(path_dirs),
+        "AIPASS_BASE_URL": args.base_url,
+        "AIPASS_BROWSER": "none",
+        "AIPASS_LOG": "warn",
+        # Nothing but loopback: the CLIs' own traffic goes to a dead local proxy.
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost,::1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "MCP_TIMEOUT": "90000",
+    }
+
+
+def doc_package_configs(path: Path) -> list[dict]:
+    """Server entries of fenced JSON configs whose command is a package runner (npx, uvx, pipx):
+    the ones only the packages make work (configs naming the binary are clients/examples/'s)."""
+    entries, block, in_json = [], [], False
+    for line in path.read_text().splitlines():
+        fence = line.lstrip().startswith("```")
+        if fence and not in_json and line.strip() == "```json":
+            in_json, block = True, []
+        elif fence and in_json:
+            in_json = False
+            config = json.loads("\n".join(block))
+            for server in {**config.get("mcpServers", {}), **config.get("servers", {})}.values():
+                if server.get("command") in ("npx", "uvx", "pipx"):
+                    entries.append(server)
+        elif in_json:
+            block.append(line)
+    return entries
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--doc", action="append", required=True, help="Markdown file[:min commands]")
@@ -138,34 +192,7 @@ def main() -> int:
         words = shlex.split(line, comments=True)
         host, name = words[0], server_name(words)
         home = work / f"home-{n}"
-        home.mkdir(parents=True, exist_ok=True)
-        env = {
-            "HOME": str(home),
-            "PATH": os.pathsep.join(path_dirs),
-            "AIPASS_BASE_URL": args.base_url,
-            "AIPASS_BROWSER": "none",
-            "AIPASS_LOG": "warn",
-            # Nothing but loopback: the CLIs' own traffic goes to a dead local proxy.
-            "HTTP_PROXY": "http://127.0.0.1:9",
-            "HTTPS_PROXY": "http://127.0.0.1:9",
-            "NO_PROXY": "127.0.0.1,localhost,::1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_AUTOUPDATER": "1",
-            "DISABLE_TELEMETRY": "1",
-            "MCP_TIMEOUT": "90000",
-        }
-        # npx and uvx read the user's own config files, which reach the server even through
-        # hosts that pass it only HOME and PATH (Codex): the local registry, the local wheel.
-        npmrc = [f"cache={work / 'npm-cache'}", "update-notifier=false", "fund=false", "audit=false"]
-        if args.npm_registry:
-            npmrc.append(f"registry={args.npm_registry}")
-        (home / ".npmrc").write_text("\n".join(npmrc) + "\n")
-        uv_config = home / ".config" / "uv"
-        uv_config.mkdir(parents=True, exist_ok=True)
-        uv_toml = [f"cache-dir = {json.dumps(str(work / 'uv-cache'))}", "offline = true", 'python-downloads = "never"']
-        if args.wheel_dir:
-            uv_toml += [f"find-links = [{json.dumps(args.wheel_dir)}]", "no-index = true"]
-        (uv_config / "uv.toml").write_text("\n".join(uv_toml) + "\n")
+        env = host_home(home, work, path_dirs, args)
 
         def run(*cmd: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
             return subprocess.run(list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -203,6 +230,20 @@ def main() -> int:
                 checks.check(f"{label}: the entry Codex wrote starts and answers tools/list ({elapsed:.2f} s)", names == expected, str(names))
             except Exception as e:  # noqa: BLE001 - a failed start is a failed check
                 checks.check(f"{label}: the entry Codex wrote starts and answers tools/list", False, f"{type(e).__name__}: {e}")
+
+    # JSON configs in the docs that run the server through npx / uvx / pipx, started as a host does.
+    for spec in args.doc:
+        file = spec.partition(":")[0]
+        for n, server in enumerate(doc_package_configs(Path(file)), 1):
+            command = [server["command"], *server.get("args", [])]
+            label = f"{file}: JSON config {json.dumps(command)}"
+            env = host_home(work / f"config-{Path(file).stem}-{n}", work, path_dirs, args)
+            env.update(server.get("env", {}))
+            try:
+                names, elapsed = asyncio.run(list_tool_names(command, env, cwd=env["HOME"]))
+                checks.check(f"{label}: starts and answers tools/list ({elapsed:.2f} s)", names == expected, str(names))
+            except Exception as e:  # noqa: BLE001 - a failed start is a failed check
+                checks.check(f"{label}: starts and answers tools/list", False, f"{type(e).__name__}: {e}")
 
     print(f"host commands: {checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed else 0
