@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use url::Url;
 
+use crate::net_policy::LocalUrls;
+
 /// The fixed loopback port registered for sign-in (the redirect URI must match exactly).
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:47821/callback";
 
@@ -89,6 +91,16 @@ pub struct Settings {
     #[arg(long, env = "AIPASS_DEFAULT_MODELS", global = true)]
     pub default_models: Option<String>,
 
+    /// Input URLs that may reach local or private addresses: `1` = all, or a list of
+    /// `host:port` origins; unset = only public addresses (see docs/security.md).
+    #[arg(long, env = "AIPASS_ALLOW_LOCAL_URLS", default_value = "", value_parser = LocalUrls::parse, global = true)]
+    pub allow_local_urls: LocalUrls,
+
+    /// Extra folders tool calls may read and write when the client declares roots (separated
+    /// like PATH); the default output folder is always allowed.
+    #[arg(long, env = "AIPASS_ALLOWED_DIRS", global = true)]
+    pub allowed_dirs: Option<std::ffi::OsString>,
+
     /// Log filter for stderr (tracing syntax: error, warn, info, debug, trace).
     #[arg(long, env = "AIPASS_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -126,6 +138,18 @@ impl Settings {
     /// The folder for generated files when a call names none.
     pub fn default_output_dir(&self) -> PathBuf {
         self.output_dir.clone().unwrap_or_else(default_output_dir)
+    }
+
+    /// `AIPASS_ALLOWED_DIRS` as absolute folders (relative entries are ignored).
+    pub fn allowed_dirs(&self) -> Vec<PathBuf> {
+        self.allowed_dirs
+            .as_deref()
+            .map(|list| {
+                std::env::split_paths(list)
+                    .filter(|p| p.is_absolute())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The folder for the file token store and lock files.
@@ -191,7 +215,23 @@ fn parse_origin(value: &str) -> Result<Url, String> {
     if url.path() != "/" || url.query().is_some() {
         return Err("must be an origin without a path, such as https://aipass.one".into());
     }
+    // Tokens travel to this origin: in clear text only to this machine (a local test server).
+    if url.scheme() == "http" && !is_loopback_host(&url) {
+        return Err(
+            "plain http is only allowed for loopback hosts (127.0.0.1, [::1], localhost); use https"
+                .into(),
+        );
+    }
     Ok(url)
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 fn parse_redirect_uri(value: &str) -> Result<Url, String> {
@@ -266,6 +306,23 @@ mod tests {
         ] {
             assert!(parse_api_path(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn plain_http_origins_must_be_loopback() {
+        assert!(parse_origin("http://localhost:8080").is_ok());
+        assert!(parse_origin("http://[::1]:8080").is_ok());
+        assert!(parse_origin("http://127.5.0.1").is_ok());
+        for refused in [
+            "http://aipass.one",
+            "http://10.0.0.5:8080",
+            "http://192.168.1.2",
+            "http://[fd00::1]",
+            "http://localhost.example.com",
+        ] {
+            assert!(parse_origin(refused).is_err(), "{refused}");
+        }
+        assert!(parse_origin("https://10.0.0.5:8443").is_ok());
     }
 
     #[test]

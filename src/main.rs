@@ -30,11 +30,18 @@ struct Cli {
 enum Command {
     /// Run the MCP server on stdin/stdout (the default).
     Serve,
-    /// Sign in to AI Pass in the browser and store the tokens.
+    /// Sign in to AI Pass in the browser and store the tokens (on first run, after approving
+    /// that aipass-mcp creates its OAuth client on your account).
     Login,
     /// Revoke the stored tokens at AI Pass and delete them.
-    Logout,
-    /// Show whether you are signed in, as whom, the token store and the balance.
+    Logout {
+        /// Also remove the OAuth client id aipass-mcp created and stored on first run (the
+        /// next sign-in asks for the setup approval again).
+        #[arg(long)]
+        forget_client: bool,
+    },
+    /// Show whether you are signed in, as whom, which OAuth client and where it came from, the
+    /// token store and the balance.
     Status,
     /// Print the tool catalogue (the exact tools/list result) as JSON.
     Tools {
@@ -70,7 +77,7 @@ fn main() -> ExitCode {
         Command::Tools { markdown } => print_catalogue(markdown),
         Command::Serve => run_server(cli.settings),
         Command::Login => auth::cli::login(&cli.settings),
-        Command::Logout => auth::cli::logout(&cli.settings),
+        Command::Logout { forget_client } => auth::cli::logout(&cli.settings, forget_client),
         Command::Status => auth::cli::status(&cli.settings),
     }
 }
@@ -143,7 +150,9 @@ fn run_server(settings: Settings) -> ExitCode {
     let api = ApiClient::new(api_settings, source.provider());
     let mut server = AipassServer::new(api, settings.default_output_dir())
         .with_model_preferences(preferences)
-        .with_preview_budget(settings.preview_budget());
+        .with_preview_budget(settings.preview_budget())
+        .with_local_urls(settings.allow_local_urls.clone())
+        .with_allowed_dirs(settings.allowed_dirs());
     if let Some(session) = source.session() {
         server = server.with_sign_in(session);
     }

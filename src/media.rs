@@ -10,7 +10,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 
-use crate::api::ApiClient;
+use crate::fetch::InputFetcher;
 use crate::saved_files::SaveTicket;
 use crate::tools::{ToolError, ToolResult};
 
@@ -75,7 +75,11 @@ pub fn resolve_path(spec: &str) -> ToolResult<PathBuf> {
 }
 
 /// Loads an input given as a local path, an http(s) URL or a `data:` URI, up to `max_bytes`.
-pub async fn load_input(api: &ApiClient, spec: &str, max_bytes: u64) -> ToolResult<InputMedia> {
+pub async fn load_input(
+    fetcher: &InputFetcher,
+    spec: &str,
+    max_bytes: u64,
+) -> ToolResult<InputMedia> {
     let spec = spec.trim();
     if spec.is_empty() {
         return Err(ToolError::invalid_input("an input file was empty"));
@@ -83,7 +87,7 @@ pub async fn load_input(api: &ApiClient, spec: &str, max_bytes: u64) -> ToolResu
     let (bytes, file_name) = if let Some(rest) = spec.strip_prefix("data:") {
         (decode_data_uri(rest)?, "input".to_string())
     } else if spec.starts_with("http://") || spec.starts_with("https://") {
-        let downloaded = api.download_input(spec, max_bytes).await.map_err(|e| {
+        let downloaded = fetcher.download(spec, max_bytes).await.map_err(|e| {
             ToolError::invalid_input(format!("could not download '{}': {e}", short(spec)))
         })?;
         let name = url::Url::parse(spec)
@@ -99,6 +103,7 @@ pub async fn load_input(api: &ApiClient, spec: &str, max_bytes: u64) -> ToolResu
         )));
     } else {
         let path = resolve_path(spec)?;
+        crate::file_scope::check(&path, &short(spec))?;
         let bytes = read_file(&path, max_bytes).await?;
         let name = path
             .file_name()
@@ -247,7 +252,7 @@ pub fn shrink_for_vision(media: InputMedia) -> ToolResult<InputMedia> {
     if media.bytes.len() <= VISION_TARGET_BYTES {
         return Ok(media);
     }
-    let image = image::load_from_memory(&media.bytes).map_err(|e| {
+    let image = crate::image_limits::decode(&media.bytes).map_err(|e| {
         ToolError::invalid_input(format!("cannot decode image {}: {e}", media.file_name))
     })?;
     let mut long_side = image.width().max(image.height()).min(2048);
@@ -284,7 +289,11 @@ pub fn data_uri(media: &InputMedia) -> String {
 /// Picks the folder for outputs: the call's `output_dir`, else the configured default.
 pub fn output_dir(requested: Option<&str>, default: &Path) -> ToolResult<PathBuf> {
     match requested.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(dir) => resolve_path(dir),
+        Some(dir) => {
+            let path = resolve_path(dir)?;
+            crate::file_scope::check(&path, &short(dir))?;
+            Ok(path)
+        }
         None => Ok(default.to_path_buf()),
     }
 }
@@ -401,7 +410,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         }
     }
     if dir.is_dir() {
-        Ok(())
+        crate::folder_check::check_owned(dir)
     } else {
         Err(std::io::Error::other(format!(
             "{} is not a folder",

@@ -35,7 +35,7 @@ pub fn image_previews(files: &[OutputFile], budget: usize) -> Vec<ContentBlock> 
 
 /// One image as base64 JPEG of at most `max_base64` bytes, shrinking until it fits.
 fn preview_of(path: &str, max_base64: usize) -> Option<String> {
-    let image = image::open(path).ok()?;
+    let image = crate::image_limits::decode(&std::fs::read(path).ok()?).ok()?;
     let mut side = image.width().max(image.height()).min(MAX_PREVIEW_SIDE);
     while side >= MIN_PREVIEW_SIDE {
         let scaled = if image.width().max(image.height()) > side {

@@ -16,8 +16,10 @@ use tokio::sync::{Mutex, watch};
 
 use crate::api::ApiClient;
 use crate::auth::session::{AuthSession, SignInStatus};
+use crate::fetch::InputFetcher;
 use crate::line_cap::{LineCap, MAX_MESSAGE_BYTES, TOO_LARGE_METHOD};
 use crate::models::ModelCatalog;
+use crate::net_policy::{LocalUrls, UrlPolicy};
 use crate::tools::account::BalanceOutput;
 use crate::tools::progress::Activity;
 use crate::tools::video::DownloadedVideos;
@@ -38,9 +40,14 @@ const DEFAULT_PREVIEW_BUDGET: usize = 700_000;
 /// Everything the tools share.
 pub struct AppState {
     pub api: ApiClient,
+    /// Downloads of input URLs, under the outbound address policy.
+    pub fetcher: InputFetcher,
     pub models: ModelCatalog,
     /// Default folder for generated files.
     pub output_dir: PathBuf,
+    /// Folders every call may use besides the client's roots: `output_dir` and
+    /// `AIPASS_ALLOWED_DIRS` (see `file_scope`).
+    pub always_allowed: Arc<Vec<PathBuf>>,
     pub balance: Mutex<Option<(Instant, BalanceOutput)>>,
     pub videos: DownloadedVideos,
     /// Bytes of base64 previews one result may carry; 0 = none.
@@ -62,7 +69,9 @@ impl AipassServer {
     pub fn new(api: ApiClient, output_dir: PathBuf) -> Self {
         let state = AppState {
             models: ModelCatalog::new(api.clone()),
+            fetcher: fetcher_for(&api, LocalUrls::Refused),
             api,
+            always_allowed: Arc::new(vec![output_dir.clone()]),
             output_dir,
             balance: Mutex::new(None),
             videos: DownloadedVideos::default(),
@@ -92,6 +101,25 @@ impl AipassServer {
         self
     }
 
+    /// Adds folders every call may use even when the client's roots do not include them
+    /// (AIPASS_ALLOWED_DIRS).
+    pub fn with_allowed_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            let mut all = vec![state.output_dir.clone()];
+            all.extend(dirs);
+            state.always_allowed = Arc::new(all);
+        }
+        self
+    }
+
+    /// Lets input URLs reach local or private addresses (AIPASS_ALLOW_LOCAL_URLS).
+    pub fn with_local_urls(mut self, local: LocalUrls) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.fetcher = fetcher_for(&state.api, local);
+        }
+        self
+    }
+
     /// Lets progress messages show the sign-in URL while a call waits for the user, and the
     /// client's sign-in prompt (URL elicitation) replace the browser the session would open.
     pub fn with_sign_in(mut self, session: &Arc<AuthSession>) -> Self {
@@ -105,6 +133,7 @@ impl AipassServer {
     /// What a call is doing, for its progress messages.
     pub(crate) fn activity(&self, label: &'static str) -> Activity {
         Activity::new(label, self.state.sign_in.clone())
+            .with_folders(self.state.always_allowed.clone())
     }
 
     /// All tool families, added together.
@@ -122,6 +151,15 @@ impl AipassServer {
     pub fn catalogue() -> Vec<Tool> {
         Self::router().list_all()
     }
+}
+
+fn fetcher_for(api: &ApiClient, local: LocalUrls) -> InputFetcher {
+    let settings = api.settings();
+    InputFetcher::new(
+        UrlPolicy::new(local),
+        settings.connect_timeout,
+        settings.request_timeout,
+    )
 }
 
 #[tool_handler(router = self.tool_router)]

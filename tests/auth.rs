@@ -34,8 +34,16 @@ async fn first_call_signs_in_and_completes(era: Era) {
     let stats = env.fake.stats();
     assert_eq!((stats.authorize, stats.code_exchanges), (1, 1));
 
-    // The authorize URL is the documented one.
-    let url = env.opened_urls().remove(0);
+    // The browser was opened on a short single-use link, which led to the documented
+    // authorize URL.
+    let opened = env.opened_urls().remove(0);
+    let link_base = env.redirect_uri.replace("/callback", "/start/");
+    assert!(opened.starts_with(&link_base), "{opened}");
+    assert!(
+        !opened.contains("state") && !opened.contains("challenge"),
+        "{opened}"
+    );
+    let url = browser.wait_for_visits(1).await[0].authorize_url.clone();
     let base = format!(
         "{}/oauth2/authorize?client_id=aipass-mcp-test&response_type=code&redirect_uri=",
         env.fake.base_url()
@@ -399,29 +407,6 @@ async fn race_two(env: &Env, first: &auth_common::Server, second: &auth_common::
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_client_id_says_where_to_get_one() {
-    let env = Env::new().await;
-    let server = env
-        .server_with(&[], &["AIPASS_CLIENT_ID"], Era::Initialize)
-        .await;
-    let result = server.call(BALANCE, json!({})).await;
-    assert_eq!(result.is_error, Some(true));
-    let message = text(&result);
-    assert!(message.starts_with("auth_required"), "{message}");
-    assert!(message.contains("AIPASS_CLIENT_ID"), "{message}");
-    assert!(
-        message.contains("https://aipass.one/panel/developer"),
-        "{message}"
-    );
-    assert!(
-        message.contains(&env.redirect_uri),
-        "names the redirect URI to register: {message}"
-    );
-    assert!(env.opened_urls().is_empty());
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_token_from_the_environment_wins() {
     let env = Env::new().await;
     let pair = env.fake.issue_token("api:access");
@@ -453,6 +438,51 @@ async fn auto_store_without_a_keyring_falls_back_to_the_file_with_one_warning() 
     assert_eq!(path_mode(&env.credentials_path()), 0o600);
 }
 
+/// The store `auto` chose is remembered: a later run that finds the keyring again does not
+/// switch, and one that was told "keyring" earlier does not fall back to the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auto_store_choice_is_stable_across_runs() {
+    let env = Env::new().await;
+    let choice = env
+        .config_dir()
+        .join(aipass_mcp::auth::store_choice::CHOICE_FILE);
+    let status = env
+        .cli(&["status"], &[("AIPASS_TOKEN_STORE", "auto")])
+        .await;
+    assert!(status.stdout.contains("Token store: file"), "{status:?}");
+    assert_eq!(std::fs::read_to_string(&choice).unwrap(), "file");
+    // An earlier run chose the keyring: without a keyring now, the tokens do not move to a
+    // file for this run (no fallback, no warning about it); they stay where they were.
+    std::fs::write(&choice, "keyring").unwrap();
+    let status = env
+        .cli(&["status"], &[("AIPASS_TOKEN_STORE", "auto")])
+        .await;
+    assert!(!status.stdout.contains("Token store: file"), "{status:?}");
+    assert!(
+        !status.stderr.contains("keeping tokens in"),
+        "{}",
+        status.stderr
+    );
+}
+
+/// `logout` deletes the tokens from every store that may hold them: here the file a
+/// `file`-mode run left behind, while the keyring is the store in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_clears_every_store() {
+    let env = Env::new().await;
+    let pair = env.fake.issue_token("api:access profile:read");
+    env.seed(&pair, 3000);
+    assert!(env.credentials_path().exists());
+    let logout = env
+        .cli(&["logout"], &[("AIPASS_TOKEN_STORE", "keyring")])
+        .await;
+    assert_eq!(logout.code, Some(0), "{logout:?}");
+    assert!(
+        env.stored().is_none(),
+        "the file still holds tokens: {logout:?}"
+    );
+}
+
 /// At the most verbose log level, stderr shows no access token, refresh token, authorization
 /// code or PKCE verifier, through sign-in, a 401 refresh, and logout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -473,8 +503,8 @@ async fn no_secret_reaches_stderr_at_trace_level() {
 
     let visit = browser.wait_for_visits(1).await.remove(0);
     let code = query_param(&visit.final_url, "code").expect("the callback carried a code");
-    let state = query_param(&visit.url, "state").unwrap();
-    let challenge = query_param(&visit.url, "code_challenge").unwrap();
+    let state = query_param(&visit.authorize_url, "state").unwrap();
+    let challenge = query_param(&visit.authorize_url, "code_challenge").unwrap();
     let secrets = [
         first_access.as_str(),
         first_refresh.as_deref().unwrap(),
@@ -503,10 +533,23 @@ async fn login_status_logout_commands() {
     let browser = Browser::auto(&env);
     let login = env.cli(&["login"], &[]).await;
     assert_eq!(login.code, Some(0), "{login:?}");
-    let url = env.wait_for_url(1).await;
+    // The browser and the terminal each get their own single-use short link.
+    let opened = env.wait_for_url(1).await;
+    let link_base = env.redirect_uri.replace("/callback", "/start/");
+    assert!(opened.starts_with(&link_base), "{opened}");
     assert!(
-        login.stderr.contains(&url),
-        "login shows the URL on stderr: {login:?}"
+        login.stderr.contains(&link_base) && !login.stderr.contains(&opened),
+        "login shows its own short link on stderr: {login:?}"
+    );
+    // The full sign-in URL (with the state) is logged at debug level only.
+    let above_debug: Vec<&str> = login
+        .stderr
+        .lines()
+        .filter(|line| !line.contains(" DEBUG ") && !line.contains(" TRACE "))
+        .collect();
+    assert!(
+        above_debug.iter().all(|line| !line.contains("state=")),
+        "{above_debug:?}"
     );
     assert!(login.stdout.contains("Signed in to AI Pass"), "{login:?}");
     browser.wait_for_visits(1).await;

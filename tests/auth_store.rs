@@ -35,6 +35,7 @@ fn config(env: &Env) -> AuthConfig {
         refresh_skew: Duration::from_secs(60),
         // In-process tests never start a browser sign-in.
         allow_sign_in: false,
+        lock_wait: aipass_mcp::auth::session::LOCK_WAIT,
     }
 }
 
@@ -240,6 +241,44 @@ async fn two_sessions_sharing_the_store_refresh_once() {
         .unwrap()
         .status();
     assert_eq!(status, 200);
+}
+
+/// While another process holds the token lock (it may be refreshing), nobody refreshes
+/// without it: the caller gets a temporary error, the stored pair is untouched, and once the
+/// lock is free the refresh goes ahead, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lock_gives_a_temporary_error_never_an_unlocked_refresh() {
+    let env = Env::new().await;
+    let pair = env.fake.issue_token("api:access profile:read");
+    let file = FileStore::new(&env.config_dir(), &account(&env));
+    file.save(&tokens(&pair, -10)).unwrap();
+    let lock_path = env.config_dir().join(aipass_mcp::auth::session::LOCK_FILE);
+    let other_process = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    other_process.lock().unwrap();
+    let mut short_wait = config(&env);
+    short_wait.lock_wait = Duration::from_millis(300);
+    let session = AuthSession::with_config(short_wait);
+    let error = session
+        .access_token()
+        .await
+        .expect_err("no token without the lock");
+    assert!(error.to_string().contains("token lock"), "{error}");
+    assert_eq!(env.fake.stats().refreshes, 0, "refreshed without the lock");
+    assert_eq!(
+        file.load().unwrap().unwrap().refresh_token.as_deref(),
+        Some(pair.refresh_token.as_str())
+    );
+    other_process.unlock().unwrap();
+    session
+        .access_token()
+        .await
+        .expect("refreshes once the lock is free");
+    assert_eq!(env.fake.stats().refreshes, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -520,8 +559,8 @@ async fn secret_service_round_trip_through_gnome_keyring() {
     // Nothing secret was printed, even at trace level (zbus and keyring-core log there too).
     let visit = browser.wait_for_visits(1).await.remove(0);
     let code = auth_common::query_param(&visit.final_url, "code").unwrap();
-    let state = auth_common::query_param(&visit.url, "state").unwrap();
-    let challenge = auth_common::query_param(&visit.url, "code_challenge").unwrap();
+    let state = auth_common::query_param(&visit.authorize_url, "state").unwrap();
+    let challenge = auth_common::query_param(&visit.authorize_url, "code_challenge").unwrap();
     let seen: Arc<Mutex<String>> = Arc::new(Mutex::new(stderr));
     for run in &outputs {
         seen.lock().unwrap().push_str(&run.stdout);

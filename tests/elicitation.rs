@@ -9,7 +9,6 @@ mod auth_common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aipass_fake::{Fault, FaultKind};
 use auth_common::{BALANCE, Env, Era, Visit, text, visit};
 use rmcp::model::{
     CallToolResult, ClientCapabilities, ClientConfig, CustomNotification, ElicitRequestParams,
@@ -239,13 +238,22 @@ impl Hosted {
     }
 }
 
-/// The short link of the env's sign-in listener.
-fn start_link(env: &Env) -> String {
-    env.redirect_uri.replace("/callback", "/start")
+/// The short link `text` shows, nonce included.
+fn link_in(text: &str, env: &Env) -> String {
+    let prefix = env.link_prefix();
+    let at = text
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    let nonce: String = text[at + prefix.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    format!("{prefix}{nonce}")
 }
 
 fn assert_short_link(text: &str, env: &Env, what: &str) {
-    assert!(text.contains(&start_link(env)), "{what}: {text}");
+    let link = link_in(text, env);
+    assert_eq!(link.len(), env.link_prefix().len() + 22, "{what}: {text}");
     for secret_part in ["/oauth2/authorize", "code_challenge", "state="] {
         assert!(
             !text.contains(secret_part),
@@ -266,7 +274,7 @@ async fn a_host_with_url_mode_is_asked_once_and_the_link_signs_in() {
     assert!(asked[0].mode_url);
     assert_eq!(
         asked[0].url,
-        start_link(&env),
+        link_in(&asked[0].url, &env),
         "the short link, nothing more"
     );
     assert_short_link(&asked[0].url, &env, "the elicitation URL");
@@ -347,7 +355,10 @@ async fn refusing(reply: Reply) {
     let asked = host.asked();
     assert_eq!(asked.len(), 2, "{asked:?}");
     assert_ne!(asked[0].id, asked[1].id);
-    assert_eq!(asked[1].url, start_link(&env));
+    assert_eq!(
+        asked[1].url, asked[0].url,
+        "the same sign-in, the same link"
+    );
     let stats = env.fake.stats();
     assert_eq!((stats.authorize, stats.code_exchanges), (1, 1));
     assert_eq!(host.wait_for_completed(1).await, vec![asked[1].id.clone()]);
@@ -369,7 +380,6 @@ async fn concurrent_calls_share_one_elicitation() {
     let env = Env::new().await;
     let host = Host::new(true, Reply::AcceptOnly);
     let server = start(&env, host.clone(), Era::Initialize).await;
-    let link = start_link(&env);
     {
         let calls = futures::future::join_all((0..5).map(|i| {
             server.call(
@@ -404,6 +414,7 @@ async fn concurrent_calls_share_one_elicitation() {
             1,
             "one elicitation for five waiting calls"
         );
+        let link = env.shown_link().await;
         let (visit, results) = tokio::join!(visit(&link), calls);
         assert_eq!(visit.status, 200, "{}", visit.body);
         for result in &results {
@@ -447,7 +458,7 @@ async fn fallback(env: &Env, host: &Host, era: Era) {
         }
     }
     // The link still works: the sign-in completes and the next call goes through.
-    let visit = visit(&start_link(env)).await;
+    let visit = visit(&link_in(&message, env)).await;
     assert_eq!(visit.status, 200, "{}", visit.body);
     server.balance_ok().await;
     assert!(
@@ -477,14 +488,14 @@ async fn the_2026_era_never_elicits() {
     fallback(&env, &host, Era::Discover).await;
 }
 
-/// GET while the listener waits → 302 to the sign-in page; POST → 405; once the callback has
-/// arrived (the code exchange is slowed down) → 410.
+/// The short links while the listener waits: a local client without the nonce, or with a
+/// foreign `Host`, gets nothing; the shown link answers 302 to the sign-in page once, then 410;
+/// POST → 405; the browser's own link still signs in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_start_link_redirects_refuses_post_and_is_gone_once_used() {
+async fn the_start_link_works_once_and_only_with_its_nonce() {
     let env = Env::new().await;
     let host = Host::new(false, Reply::Decline);
     let server = start(&env, host.clone(), Era::Initialize).await;
-    let link = start_link(&env);
     {
         let call = server.call(BALANCE, json!({}));
         tokio::pin!(call);
@@ -493,19 +504,40 @@ async fn the_start_link_redirects_refuses_post_and_is_gone_once_used() {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap();
-        // Until the listener is up the connection is refused.
-        let redirect = async {
-            loop {
-                if let Ok(response) = http.get(&link).send().await {
-                    return response;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        };
-        let response = tokio::select! {
-            response = redirect => response,
+        let links = async { (env.shown_link().await, env.wait_for_url(1).await) };
+        let (link, browser_link) = tokio::select! {
+            links = links => links,
             _ = &mut call => panic!("the call ended before the sign-in"),
         };
+        assert_ne!(link, browser_link, "the browser has a link of its own");
+        let prefix = env.link_prefix();
+        // Another local client racing for the sign-in page, without the nonce.
+        for guess in [
+            prefix.trim_end_matches('/').to_string(),
+            prefix.clone(),
+            format!("{prefix}AAAAAAAAAAAAAAAAAAAAAA"),
+            link[..link.len() - 1].to_string(),
+        ] {
+            let response = http.get(&guess).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 404, "{guess}");
+            assert!(response.headers().get("location").is_none());
+            let body = response.text().await.unwrap();
+            assert!(
+                !body.contains("state=") && !body.contains("authorize"),
+                "{body}"
+            );
+        }
+        // A page reaching the port through a rebinding DNS name sends its own Host.
+        let foreign = http
+            .get(&link)
+            .header("host", "evil.example:47821")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(foreign.status().as_u16(), 421);
+        assert!(foreign.headers().get("location").is_none());
+
+        let response = http.get(&link).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 302);
         let location = response.headers()["location"].to_str().unwrap().to_owned();
         assert!(
@@ -513,40 +545,53 @@ async fn the_start_link_redirects_refuses_post_and_is_gone_once_used() {
             "{location}"
         );
         assert!(location.contains("code_challenge=") && location.contains("state="));
-        assert_eq!(
-            env.wait_for_url(1).await,
-            location,
-            "the browser got the same page"
-        );
-        let post = http.post(&link).send().await.unwrap().status().as_u16();
+        let again = http.get(&link).send().await.unwrap();
+        assert_eq!(again.status().as_u16(), 410, "the link works once");
+        assert!(again.headers().get("location").is_none());
+        let post = http
+            .post(&browser_link)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
         assert_eq!(post, 405);
 
-        env.fake
-            .inject_fault(Fault::new(FaultKind::Delay { ms: 3000 }).on("POST", "/oauth2/token"));
-        let browser = tokio::spawn({
-            let link = link.clone();
-            async move { visit(&link).await }
-        });
-        let gone = async {
-            loop {
-                let status = http.get(&link).send().await.unwrap().status().as_u16();
-                if status != 302 {
-                    return status;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        };
-        let status = tokio::select! {
-            status = gone => status,
-            _ = &mut call => panic!("the call ended during the exchange"),
-        };
-        assert_eq!(status, 410);
+        let visit = visit(&browser_link).await;
+        assert_eq!(
+            visit.authorize_url, location,
+            "one sign-in page behind both links"
+        );
+        assert_eq!(visit.status, 200, "{}", visit.body);
         let result = call.await;
         assert_ne!(result.is_error, Some(true), "{}", text(&result));
-        let visit = browser.await.unwrap();
-        assert_eq!(visit.status, 200, "{}", visit.body);
         // The listener is closed after the sign-in.
         assert!(http.get(&link).send().await.is_err());
     }
     server.stop().await;
+}
+
+/// First run without a client id: the host is asked to open the setup approval page, then the
+/// sign-in link, and no browser tab is opened besides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_the_host_shows_the_approval_then_the_sign_in() {
+    let env = Env::new().await;
+    let host = Host::new(true, Reply::AcceptAndOpen);
+    let hosted = Hosted {
+        server: env
+            .server_for(host.clone(), &[], &["AIPASS_CLIENT_ID"], Era::Initialize)
+            .await,
+        largest_result: Mutex::new(0),
+    };
+    hosted.balance_ok().await;
+    let asked = host.asked();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked.iter().all(|a| a.mode_url));
+    let approval = format!("{}/device?user_code=", env.fake.base_url());
+    assert!(asked[0].url.starts_with(&approval), "{asked:?}");
+    assert!(asked[1].url.starts_with(&env.link_prefix()), "{asked:?}");
+    assert_ne!(asked[0].id, asked[1].id);
+    assert!(env.opened_urls().is_empty(), "no browser tab as well");
+    assert_eq!(env.fake.agent_auth_stats().clients_created, 1);
+    hosted.stop().await;
 }

@@ -205,7 +205,7 @@ async fn web_server(body: Body) -> (String, Arc<AtomicU64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_url_input_is_downloaded() {
-    let s = start(Era::Initialize).await;
+    let s = start_with(Options::new(Era::Initialize).allowing_local_urls("1")).await;
     let (url, _) = web_server(Body::Png).await;
     let answer = s
         .ok("chat", json!({"prompt": "look", "images": [url]}))
@@ -218,7 +218,7 @@ async fn a_url_input_is_downloaded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_url_without_end_is_refused_at_the_cap_while_streaming() {
-    let s = start(Era::Initialize).await;
+    let s = start_with(Options::new(Era::Initialize).allowing_local_urls("1")).await;
     let (url, sent) = web_server(Body::Endless).await;
     // The body never ends: only a cap checked while streaming can answer at all.
     let text = tokio::time::timeout(
@@ -244,7 +244,7 @@ async fn a_url_without_end_is_refused_at_the_cap_while_streaming() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_url_times_out() {
-    let mut options = Options::new(Era::Initialize);
+    let mut options = Options::new(Era::Initialize).allowing_local_urls("1");
     options
         .extra_env
         .push(("AIPASS_REQUEST_TIMEOUT".into(), "2".into()));

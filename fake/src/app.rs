@@ -3,11 +3,14 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::Catalogue;
 use crate::state::AppState;
-use crate::{account, audio, chat, control, embeddings, gate, images, models, oauth, videos};
+use crate::{
+    account, agent_auth, audio, chat, control, embeddings, gate, images, models, oauth, redirect,
+    videos,
+};
 
 /// Image edits, transcriptions and vision data URIs can be large.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -40,8 +43,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/consent", post(control::consent))
         .route("/stream", post(control::stream))
         .route("/stats", get(control::stats))
+        .route("/device_user", post(control::device_user))
+        .route("/agent_auth", get(control::agent_auth_stats))
         .route("/requests", get(control::requests))
-        .route("/files/{name}", get(control::file));
+        .route("/files/{name}", get(control::file))
+        .route("/redirect", get(redirect::redirect));
 
     let router = match state.config.catalogue {
         Catalogue::Live => Router::new()
@@ -60,6 +66,18 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/oauth2/revoke", post(oauth::revoke))
         .route("/oauth2/userinfo", get(account::userinfo))
         .route("/api/v1/usage/me/summary", get(account::usage_summary))
+        .route("/api/v1/agent-auth/device", post(agent_auth::device))
+        .route("/api/v1/agent-auth/token", post(agent_auth::token))
+        .route("/device", get(agent_auth::approval_page))
+        .route("/api/v1/agent-control/context", get(agent_auth::context))
+        .route(
+            "/api/v1/agent-control/oauth-clients/ensure",
+            post(agent_auth::ensure),
+        )
+        .route(
+            "/api/v1/agent-control/session",
+            delete(agent_auth::revoke_session),
+        )
         .nest("/_fake", control)
         .fallback(control::not_found)
         .method_not_allowed_fallback(control::method_not_allowed)

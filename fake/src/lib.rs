@@ -1,9 +1,11 @@
-//! aipass-fake: a strict, in-memory fake of the AI Pass REST API (OAuth2 + PKCE and the `/oauth2/v1` proxy).
+//! aipass-fake: a strict, in-memory fake of the AI Pass REST API (OAuth2 + PKCE, the
+//! device-approved client setup, and the `/oauth2/v1` proxy).
 //!
 //! Start it with [`FakeServer::start`], point a client at [`FakeServer::base_url`], and steer it
 //! (tokens, budget, consent, faults) through the methods on [`FakeServer`] or over HTTP under `/_fake`.
 
 mod account;
+mod agent_auth;
 mod app;
 mod audio;
 mod audio_files;
@@ -20,6 +22,7 @@ mod media;
 mod models;
 mod oauth;
 mod png;
+mod redirect;
 mod server;
 mod state;
 mod tokens;
@@ -31,6 +34,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use agent_auth::{DeviceAnswer, DeviceUser};
 pub use faults::{Fault, FaultKind};
 pub use tokens::pkce_challenge;
 
@@ -129,6 +133,31 @@ pub struct Stats {
     pub file_downloads_with_credentials: u64,
 }
 
+/// Counters of the device-approved setup endpoints since start.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AgentAuthStats {
+    /// Accepted `POST /api/v1/agent-auth/device` requests.
+    pub device_requests: u64,
+    /// `POST /api/v1/agent-auth/token` polls (any answer).
+    pub polls: u64,
+    /// Polls that came sooner than the interval asked for (answered `slow_down`).
+    pub polls_too_fast: u64,
+    /// Approval-page visits the user approved.
+    pub approvals: u64,
+    /// Approval-page visits the user denied.
+    pub denials: u64,
+    /// `asg_` setup grants issued.
+    pub grants_issued: u64,
+    /// `GET /api/v1/agent-control/context` answered.
+    pub context_reads: u64,
+    /// `POST /api/v1/agent-control/oauth-clients/ensure` with a live grant.
+    pub ensures: u64,
+    /// OAuth clients `ensure` created.
+    pub clients_created: u64,
+    /// `DELETE /api/v1/agent-control/session` that revoked a grant.
+    pub sessions_revoked: u64,
+}
+
 /// One request the fake saw (everything except `/_fake/*`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RecordedRequest {
@@ -225,7 +254,35 @@ impl FakeServer {
 
     /// Every secret seen so far (issued or received), for leak checks in tests.
     pub fn issued_secrets(&self) -> IssuedSecrets {
-        IssuedSecrets(self.state.tokens.lock().unwrap().secrets_seen())
+        let mut secrets = self.state.tokens.lock().unwrap().secrets_seen();
+        secrets.extend(self.state.agent_auth.lock().unwrap().secrets().cloned());
+        secrets.sort();
+        IssuedSecrets(secrets)
+    }
+
+    /// Chooses what the user does on the next approval pages, and how polls answer.
+    pub fn set_device_user(&self, user: DeviceUser) {
+        self.state.agent_auth.lock().unwrap().user = user;
+    }
+
+    /// Lets held `ensure` answers go (see [`DeviceUser::hold_ensure`]).
+    pub fn release_ensure(&self) {
+        self.state.agent_auth.lock().unwrap().user.hold_ensure = false;
+    }
+
+    /// Counters of the device-approved setup endpoints.
+    pub fn agent_auth_stats(&self) -> AgentAuthStats {
+        self.state.agent_auth.lock().unwrap().stats.clone()
+    }
+
+    /// Deletes a client `ensure` created, as the user can in the developer panel: its tokens
+    /// stop working and `ensure` with its key answers that it was deactivated.
+    pub fn delete_client(&self, client_id: &str) -> bool {
+        self.state
+            .agent_auth
+            .lock()
+            .unwrap()
+            .delete_client(client_id)
     }
 
     /// A snapshot of the counters.

@@ -90,12 +90,7 @@ pub(crate) async fn authorize(
     let Some(client_id) = param("client_id") else {
         return error_page("client_id is missing.");
     };
-    let Some(client) = state
-        .config
-        .clients
-        .iter()
-        .find(|c| c.client_id == client_id)
-    else {
+    let Some(client) = state.client(client_id) else {
         return error_page("Unknown client_id.");
     };
     let Some(redirect_uri) = param("redirect_uri") else {
@@ -253,12 +248,7 @@ fn grant(
         }));
     }
     let known_client = |client_id: &str| {
-        if state
-            .config
-            .clients
-            .iter()
-            .any(|c| c.client_id == client_id)
-        {
+        if state.client(client_id).is_some() {
             Ok(())
         } else {
             Err(OAuthError::new(

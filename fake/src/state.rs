@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::agent_auth::AgentAuth;
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::tokens::TokenStore;
 use crate::videos::VideoJob;
-use crate::{Consent, FakeConfig, RecordedRequest, Stats, TokenPair};
+use crate::{Consent, FakeClient, FakeConfig, RecordedRequest, Stats, TokenPair};
 
 /// How many requests `requests()` keeps.
 const MAX_RECORDED: usize = 200;
@@ -43,6 +44,7 @@ pub(crate) struct Shared {
     pub files: Mutex<FileStore>,
     pub videos: Mutex<HashMap<String, VideoJob>>,
     pub log_requests: AtomicBool,
+    pub agent_auth: Mutex<AgentAuth>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             files: Mutex::new(FileStore::default()),
             videos: Mutex::new(HashMap::new()),
             log_requests: AtomicBool::new(false),
+            agent_auth: Mutex::new(AgentAuth::default()),
         }))
     }
 
@@ -76,6 +79,16 @@ impl AppState {
             .lock()
             .unwrap()
             .issue(&client_id, scope, self.config.access_token_ttl)
+    }
+
+    /// A registered client: one from the config, or one `ensure` created and nobody deleted.
+    pub fn client(&self, client_id: &str) -> Option<FakeClient> {
+        self.config
+            .clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .cloned()
+            .or_else(|| self.agent_auth.lock().unwrap().active_client(client_id))
     }
 
     pub fn record(&self, request: RecordedRequest) {

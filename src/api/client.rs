@@ -26,8 +26,6 @@ const CLIENT_ID_HEADER: &str = "x-aipass-oauth-client-id";
 const USER_AGENT: &str = concat!("aipass-mcp/", env!("CARGO_PKG_VERSION"));
 /// Error bodies are only read for their message; a small cap is plenty.
 const ERROR_BODY_CAP: u64 = 64 * 1024;
-/// The longest wait for an input given as a URL.
-pub const INPUT_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Extra attempts for a GET after a connect error, timeout or 5xx.
 const GET_RETRIES: u32 = 2;
 /// Extra attempts for a POST whose connection never opened (nothing was sent, nothing charged).
@@ -570,53 +568,6 @@ impl ApiClient {
         self.binary_of(&call).await
     }
 
-    /// Downloads an input the caller gave as a URL: http(s) only, no AI Pass credentials sent,
-    /// refused as soon as the body passes `max_bytes` (while streaming, not after), and given up
-    /// after [`INPUT_DOWNLOAD_TIMEOUT`] (or the request timeout, when shorter). Not retried: the
-    /// URL is the caller's, and a retry would only double the wait.
-    pub async fn download_input(&self, url: &str, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
-        let invalid = |message: String| ApiError::InvalidInput { message };
-        let parsed =
-            Url::parse(url).map_err(|e| invalid(format!("it is not a valid URL ({e})")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(invalid(format!(
-                "only http and https URLs are accepted, not '{}:'",
-                parsed.scheme()
-            )));
-        }
-        let http = self.http()?;
-        let limit = INPUT_DOWNLOAD_TIMEOUT.min(self.inner.settings.request_timeout);
-        let work = async {
-            let resp = http
-                .get(parsed)
-                .header(header::ACCEPT, "*/*")
-                .send()
-                .await
-                .map_err(|e| invalid(sse::describe_error(&e.without_url())))?;
-            if !resp.status().is_success() {
-                return Err(invalid(format!(
-                    "the server answered HTTP {}",
-                    resp.status()
-                )));
-            }
-            read_capped(resp, max_bytes).await.map_err(|e| match e {
-                ReadError::TooLarge(_) => invalid(format!(
-                    "it is larger than the {max_bytes}-byte limit for this input"
-                )),
-                ReadError::Http(e) => invalid(format!(
-                    "the download broke off ({})",
-                    sse::describe_error(&e.without_url())
-                )),
-            })
-        };
-        tokio::time::timeout(limit, work).await.map_err(|_| {
-            invalid(format!(
-                "it did not finish downloading within {} s",
-                limit.as_secs_f32()
-            ))
-        })?
-    }
-
     // ---------- machinery ----------
 
     fn http(&self) -> Result<&reqwest::Client, ApiError> {
@@ -856,8 +807,14 @@ impl ApiClient {
             value.set_sensitive(true);
             rb = rb.header(header::AUTHORIZATION, value);
         }
+        let client_id = self
+            .inner
+            .settings
+            .client_id
+            .clone()
+            .or_else(|| self.inner.tokens.client_id());
         if call.first_party
-            && let Some(id) = &self.inner.settings.client_id
+            && let Some(id) = &client_id
         {
             let value = HeaderValue::from_str(id).map_err(|_| ApiError::InvalidInput {
                 message: "The AI Pass client id contains characters that cannot be sent in an HTTP header.".to_string(),

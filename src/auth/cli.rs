@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::client_id::ClientSource;
+use super::provision::Shown;
 use super::revoke;
 use super::session::{AuthConfig, AuthSession, SignInStatus, now_unix};
 use super::store::StoredTokens;
@@ -20,22 +22,27 @@ pub fn login(settings: &Settings) -> ExitCode {
             );
         }
         let session = AuthSession::new(settings);
-        if session.config().client_id.is_none() {
-            eprintln!("error: {}", missing_client_id_text(session.config()));
-            return ExitCode::from(2);
+        if session.client().await.is_none() {
+            eprintln!(
+                "No AI Pass client yet: aipass-mcp will ask you to approve creating one on your account, then to sign in."
+            );
         }
+        let setup_printer = tokio::spawn(print_setup(session.setup_status()));
         let mut status = session.sign_in_status();
+        let setup = session.setup_status();
         let printer = tokio::spawn(async move {
             let mut shown: Option<String> = None;
             while status.changed().await.is_ok() {
                 let current = status.borrow_and_update().clone();
                 match current {
-                    // The terminal shows the full sign-in page, not the short link.
+                    // The terminal shows the short link too: the full URL carries the state,
+                    // and terminals are scrolled back, logged and shared. The setup's approval
+                    // link is printed by `print_setup`.
                     SignInStatus::Waiting {
-                        authorize_url: url,
+                        url,
                         browser_opened,
                         ..
-                    } if shown.as_deref() != Some(url.as_str()) => {
+                    } if shown.as_deref() != Some(url.as_str()) && setup.borrow().is_none() => {
                         if browser_opened {
                             eprintln!(
                                 "Opened the AI Pass sign-in page in your browser. If it did not appear, open this URL:"
@@ -47,7 +54,9 @@ pub fn login(settings: &Settings) -> ExitCode {
                         eprintln!("Waiting for you to approve access (Ctrl-C to give up)...");
                         shown = Some(url);
                     }
-                    SignInStatus::WaitingForOtherProcess { url } if shown.is_none() => {
+                    SignInStatus::WaitingForOtherProcess { url }
+                        if shown.is_none() && setup.borrow().is_none() =>
+                    {
                         eprintln!(
                             "Another aipass-mcp is already signing in; waiting for it to finish."
                         );
@@ -62,10 +71,14 @@ pub fn login(settings: &Settings) -> ExitCode {
         });
         let result = session.sign_in_now().await;
         printer.abort();
+        setup_printer.abort();
         match result {
             Ok(tokens) => {
                 let store = session.token_store().await.describe();
                 println!("Signed in to AI Pass."); // stdout-ok
+                if let Some(client) = session.client().await {
+                    println!("OAuth client: {} ({})", client.id, client.source); // stdout-ok
+                }
                 println!("Access token: {}", expiry_text(&tokens)); // stdout-ok
                 println!("Token store: {store}"); // stdout-ok
                 ExitCode::SUCCESS
@@ -80,17 +93,84 @@ pub fn login(settings: &Settings) -> ExitCode {
 
 /// `aipass-mcp logout`: revokes the tokens at AI Pass (refresh token first, then the access
 /// token; see [`revoke`]), says which were revoked, and deletes them from the store.
-pub fn logout(settings: &Settings) -> ExitCode {
+pub fn logout(settings: &Settings, forget_client: bool) -> ExitCode {
     run(async {
         let session = quiet_session(settings);
-        if session.config().client_id.is_none() {
-            eprintln!(
-                "error: AIPASS_CLIENT_ID is not set, so there is no stored sign-in to remove."
-            );
-            return ExitCode::from(2);
+        let code = sign_out(settings, &session).await;
+        if !forget_client || code != ExitCode::SUCCESS {
+            return code;
         }
+        match session.forget_client().await {
+            Ok(true) => {
+                println!(
+                    "Removed the stored OAuth client id; the next sign-in asks you to approve the setup again."
+                ); // stdout-ok
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                println!("No stored OAuth client id to remove."); // stdout-ok
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: could not remove the stored OAuth client id: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Prints the first-run setup's approval link and code each time a new one is shown.
+async fn print_setup(mut setup: tokio::sync::watch::Receiver<Option<Shown>>) {
+    let mut shown = String::new();
+    while setup.changed().await.is_ok() {
+        let current = setup.borrow_and_update().clone();
+        match current {
+            Some(Shown::Approval {
+                url,
+                user_code,
+                browser_opened,
+            }) if shown != url => {
+                if browser_opened {
+                    eprintln!(
+                        "Opened the AI Pass setup approval page in your browser. If it did not appear, open:"
+                    );
+                } else {
+                    eprintln!(
+                        "Open this page to approve that aipass-mcp creates its sign-in client on your AI Pass account:"
+                    );
+                }
+                eprintln!(
+                    "\n  {url}\n\nThe page shows the code {user_code}. Waiting for your approval (Ctrl-C to give up)..."
+                );
+                shown = url;
+            }
+            Some(Shown::OtherProcess { url }) if shown.is_empty() => {
+                eprintln!("Another aipass-mcp is setting up the AI Pass client; waiting for it.");
+                if let Some(url) = url {
+                    eprintln!("Its approval page:\n\n  {url}\n");
+                }
+                shown = "other".into();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Revokes and deletes the tokens of the client in use.
+async fn sign_out(settings: &Settings, session: &Arc<AuthSession>) -> ExitCode {
+    {
+        let Some(client) = session.client().await else {
+            println!(
+                "Not signed in, and no OAuth client is configured or stored; nothing to remove."
+            ); // stdout-ok
+            return ExitCode::SUCCESS;
+        };
         let held = session.current_tokens().await;
         let Some(tokens) = held else {
+            // The store in use is empty, but another one (an earlier mode) may not be.
+            if let Err(e) = session.forget().await {
+                eprintln!("warning: could not clear every token store: {e}");
+            }
             let store = session.token_store().await.describe();
             println!("Not signed in; nothing to remove from {store}."); // stdout-ok
             if config::access_token_from_env().is_some() {
@@ -99,8 +179,8 @@ pub fn logout(settings: &Settings) -> ExitCode {
             return ExitCode::SUCCESS;
         };
         let http = revoke::revoke_http_client(settings.connect_timeout);
-        let client_id = session.config().client_id.clone().unwrap_or_default();
-        let revocations = revoke::revoke_all(&http, &settings.base_url, &client_id, &tokens).await;
+        // The client the tokens were issued to (configured, or created by the first-run setup).
+        let revocations = revoke::revoke_all(&http, &settings.base_url, &client.id, &tokens).await;
         let revoked = revocations.iter().all(|r| r.outcome.is_ok());
         let report = revoke::describe(&revocations);
         let store = session.token_store().await.describe();
@@ -123,7 +203,7 @@ pub fn logout(settings: &Settings) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    }
 }
 
 const ENV_TOKEN_STATUS: &str = "Signed in with AIPASS_ACCESS_TOKEN from the environment (the token store and sign-in are not used).";
@@ -150,13 +230,18 @@ pub fn status(settings: &Settings) -> ExitCode {
             return report_account(&api, true).await;
         }
         let session = quiet_session(settings);
-        let config = session.config().clone();
-        let Some(client_id) = config.client_id.clone() else {
-            println!("Not signed in."); // stdout-ok
-            println!("{}", missing_client_id_text(&config)); // stdout-ok
+        let Some(client) = session.client().await else {
+            println!(
+                "OAuth client: none yet (the first sign-in creates one on your AI Pass account, after you approve it)"
+            ); // stdout-ok
+            println!("{NOT_SIGNED_IN}"); // stdout-ok
             return ExitCode::FAILURE;
         };
-        println!("OAuth client: {client_id}"); // stdout-ok
+        println!("OAuth client: {} ({})", client.id, client.source); // stdout-ok
+        if matches!(client.source, ClientSource::Provisioned(_)) {
+            let panel = super::session::DEVELOPER_PANEL_URL;
+            println!("Manage it (see or delete it) in the AI Pass developer panel: {panel}"); // stdout-ok
+        }
         let store = session.token_store().await.describe();
         let Some(tokens) = session.current_tokens().await else {
             println!("{NOT_SIGNED_IN}"); // stdout-ok
@@ -264,15 +349,6 @@ fn expiry_text(tokens: &StoredTokens) -> String {
     } else {
         format!("expires {when} (in {} h)", left / 3600)
     }
-}
-
-fn missing_client_id_text(config: &AuthConfig) -> String {
-    format!(
-        "AIPASS_CLIENT_ID is not set. Create an OAuth client at {} with the redirect URI {} \
-         (exactly, port included), then set AIPASS_CLIENT_ID to its client id.",
-        super::session::DEVELOPER_PANEL_URL,
-        config.redirect_uri
-    )
 }
 
 /// A session that refreshes but never opens a browser.

@@ -21,6 +21,8 @@ const MAX_REQUEST_HEAD: usize = 16 * 1024;
 const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long writing the answer page may take.
 const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one token-endpoint request (code exchange, refresh) may take.
+pub const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // Authorize URL
@@ -58,14 +60,20 @@ pub fn origin(base_url: &Url) -> &str {
     base_url.as_str().trim_end_matches('/')
 }
 
-/// The path of the short sign-in link on the loopback listener.
+/// The path of the short sign-in links on the loopback listener; each adds `/<nonce>`.
 pub const START_PATH: &str = "/start";
 
-/// The short sign-in link, `http://127.0.0.1:<port>/start`: the listener answers it with a
-/// redirect to the authorize URL, so hosts can show a link that carries no state or challenge.
-pub fn start_link(redirect_uri: &Url) -> String {
+/// A fresh random nonce for one short sign-in link (128 bits, base64url).
+pub fn start_nonce() -> String {
+    super::pkce::random_urlsafe(16)
+}
+
+/// The short sign-in link, `http://127.0.0.1:<port>/start/<nonce>`: the listener answers it
+/// once with a redirect to the authorize URL, so hosts can show a link that carries no state or
+/// challenge, and another local user who cannot see the nonce cannot get them.
+pub fn start_link(redirect_uri: &Url, nonce: &str) -> String {
     let mut link = redirect_uri.clone();
-    link.set_path(START_PATH);
+    link.set_path(&format!("{START_PATH}/{nonce}"));
     link.set_query(None);
     link.set_fragment(None);
     link.to_string()
@@ -201,7 +209,7 @@ struct OAuthErrorBody {
 pub fn token_http_client(connect_timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
-        .timeout(Duration::from_secs(60))
+        .timeout(TOKEN_REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("aipass-mcp/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -446,12 +454,16 @@ pub fn callback_addr(redirect_uri: &Url) -> io::Result<SocketAddr> {
 pub struct CallbackServer {
     listener: TcpListener,
     path: String,
+    /// The only `Host` header accepted: the redirect URI's host and the bound port. A page that
+    /// reaches the port through a rebinding DNS name sends its own name and is refused.
+    host: String,
 }
 
 struct IncomingRequest {
     stream: TcpStream,
     method: String,
     path: String,
+    host: Option<String>,
     query: Vec<(String, String)>,
 }
 
@@ -461,9 +473,12 @@ impl CallbackServer {
     pub async fn bind(redirect_uri: &Url) -> io::Result<Self> {
         let addr = callback_addr(redirect_uri)?;
         let listener = TcpListener::bind(addr).await?;
+        let port = listener.local_addr()?.port();
+        let host = format!("{}:{port}", redirect_uri.host_str().unwrap_or("127.0.0.1"));
         Ok(Self {
             listener,
             path: redirect_uri.path().to_owned(),
+            host: host.to_ascii_lowercase(),
         })
     }
 
@@ -473,16 +488,20 @@ impl CallbackServer {
     }
 
     /// Serves the browser until a request to the callback path carries `state`; anything else
-    /// (another path, a wrong or missing state, no code) is answered 404 or 400 and the wait goes
-    /// on. `GET /start` answers 302 to `authorize_url` until the callback arrived, then 410.
+    /// (another path, a wrong or missing state, no code, a foreign `Host`) is answered 4xx and
+    /// the wait goes on. `GET /start/<nonce>` answers 302 to `authorize_url` once per nonce in
+    /// `start_nonces` (before the callback arrived), then 410; any other `/start` path is 404.
     /// `finish` turns the outcome into the result and the page the browser shows; while it runs
     /// (the code exchange) the listener keeps answering.
     pub async fn wait<T>(
         self,
         state: &str,
         authorize_url: &str,
+        start_nonces: Vec<String>,
         finish: impl AsyncFnOnce(CallbackOutcome) -> (T, Page),
     ) -> T {
+        let mut unused = start_nonces;
+        let mut spent: Vec<String> = Vec::new();
         let (tx, mut rx) = mpsc::channel::<IncomingRequest>(16);
         let mut finish = Some(finish);
         // The callback's connection and the exchange, once the right callback arrived.
@@ -515,7 +534,12 @@ impl CallbackServer {
                 },
                 Some(request) = rx.recv() => {
                     let used = callback.is_some();
-                    if request.path == START_PATH && request.method == "GET" && !used {
+                    let nonce = request.path.strip_prefix(START_PATH).and_then(|rest| rest.strip_prefix('/'));
+                    let live = nonce.and_then(|n| unused.iter().position(|u| constant_time_eq(u, n)));
+                    if let (Some(index), true, false) = (live, request.method == "GET", used)
+                        && self.host_matches(&request)
+                    {
+                        spent.push(unused.swap_remove(index));
                         tracing::debug!("sign-in listener: sent the browser on to the sign-in page");
                         let location = authorize_url.to_owned();
                         let body = html_page("Opening AI Pass sign-in", "#555", "Taking you to the AI Pass sign-in page.", "If nothing happens, go back and open the link again.");
@@ -524,7 +548,8 @@ impl CallbackServer {
                         });
                         continue;
                     }
-                    match self.classify(&request, state, used) {
+                    let was_spent = nonce.is_some_and(|n| spent.iter().any(|u| constant_time_eq(u, n)));
+                    match self.classify(&request, state, used, was_spent) {
                         Ok(outcome) => {
                             if let Some(finish) = finish.take() {
                                 callback = Some(request.stream);
@@ -547,22 +572,38 @@ impl CallbackServer {
         }
     }
 
-    /// What a request other than a waiting `GET /start` gets; `used` is true once the callback
-    /// arrived (the sign-in is being finished: its links are spent).
+    /// Whether the request names this listener in its `Host` header.
+    fn host_matches(&self, request: &IncomingRequest) -> bool {
+        request
+            .host
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
+    }
+
+    /// What a request other than a live `GET /start/<nonce>` gets; `used` is true once the
+    /// callback arrived (the sign-in is being finished: its links are spent), `spent_link` when
+    /// the request names a start link that was already opened.
     fn classify(
         &self,
         request: &IncomingRequest,
         expected_state: &str,
         used: bool,
+        spent_link: bool,
     ) -> Result<CallbackOutcome, (u16, &'static str)> {
-        if request.path == START_PATH {
+        if !self.host_matches(request) {
+            return Err((421, "This address is not the aipass-mcp sign-in listener."));
+        }
+        if request.path == START_PATH || request.path.starts_with("/start/") {
             if request.method != "GET" {
                 return Err((405, "Open this link in a browser."));
             }
-            return Err((
-                410,
-                "This sign-in link was already used. If aipass-mcp is still not signed in, ask your agent to try again.",
-            ));
+            if spent_link || used {
+                return Err((
+                    410,
+                    "This sign-in link was already opened, and works only once. Finish signing in on the page it opened; if you closed it, ask your agent for a new link.",
+                ));
+            }
+            return Err((404, "There is nothing here."));
         }
         if request.path != self.path {
             return Err((404, "There is nothing here."));
@@ -636,6 +677,12 @@ async fn read_request(mut stream: TcpStream) -> Option<IncomingRequest> {
     let method = parts.next()?.to_owned();
     let target = parts.next()?;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let host = head.lines().skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("host")
+            .then(|| value.trim().to_owned())
+    });
     let query = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -643,6 +690,7 @@ async fn read_request(mut stream: TcpStream) -> Option<IncomingRequest> {
         stream,
         method,
         path: path.to_owned(),
+        host,
         query,
     })
 }
@@ -654,6 +702,7 @@ async fn respond(mut stream: TcpStream, status: u16, headers: &[(&str, &str)], b
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        421 => "Misdirected Request",
         410 => "Gone",
         _ => "Error",
     };
@@ -914,9 +963,13 @@ mod tests {
     }
 
     async fn request(addr: SocketAddr, method: &str, target: &str) -> (u16, String) {
+        request_to(addr, &addr.to_string(), method, target).await
+    }
+
+    async fn request_to(addr: SocketAddr, host: &str, method: &str, target: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(addr).await.unwrap();
         stream
-            .write_all(format!("{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .write_all(format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
             .await
             .unwrap();
         let mut response = String::new();
@@ -933,6 +986,7 @@ mod tests {
         let waiting = tokio::spawn(server.wait(
             "good",
             "http://auth.example/authorize?state=good",
+            Vec::new(),
             async |outcome| (outcome, Page::success("done")),
         ));
         assert_eq!(get(addr, "/favicon.ico").await.0, 404);
@@ -954,9 +1008,12 @@ mod tests {
         let redirect = Url::parse("http://127.0.0.1:0/cb").unwrap();
         let server = CallbackServer::bind(&redirect).await.unwrap();
         let addr = server.local_addr().unwrap();
-        let waiting = tokio::spawn(server.wait("s", "http://auth.example/a", async |outcome| {
-            (outcome, Page::failure("declined"))
-        }));
+        let waiting = tokio::spawn(server.wait(
+            "s",
+            "http://auth.example/a",
+            Vec::new(),
+            async |outcome| (outcome, Page::failure("declined")),
+        ));
         let (status, _) = get(
             addr,
             "/cb?error=access_denied&error_description=The+user+denied&state=s",
@@ -973,9 +1030,41 @@ mod tests {
     }
 
     #[test]
-    fn start_link_is_short_and_carries_nothing() {
-        let link = start_link(&Url::parse("http://127.0.0.1:47821/callback?x=1#y").unwrap());
-        assert_eq!(link, "http://127.0.0.1:47821/start");
+    fn start_link_is_short_and_carries_nothing_but_its_nonce() {
+        let nonce = start_nonce();
+        assert_eq!(nonce.len(), 22);
+        assert_ne!(nonce, start_nonce());
+        let link = start_link(
+            &Url::parse("http://127.0.0.1:47821/callback?x=1#y").unwrap(),
+            &nonce,
+        );
+        assert_eq!(link, format!("http://127.0.0.1:47821/start/{nonce}"));
+    }
+
+    #[tokio::test]
+    async fn a_foreign_host_is_refused_on_every_route() {
+        let redirect = Url::parse("http://127.0.0.1:0/callback").unwrap();
+        let server = CallbackServer::bind(&redirect).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let nonce = "n1".to_string();
+        let waiting = tokio::spawn(server.wait(
+            "good",
+            "http://auth.example/authorize?state=good",
+            vec![nonce],
+            async |outcome| (outcome, Page::success("done")),
+        ));
+        // What a web page reaching the port through a rebinding DNS name would send.
+        for host in ["evil.example:80", &format!("localhost:{}", addr.port()), ""] {
+            for target in ["/start/n1", "/callback?code=abc&state=good", "/"] {
+                let (status, response) = request_to(addr, host, "GET", target).await;
+                assert_eq!(status, 421, "{host} {target}");
+                assert!(!response.contains("state=good"), "{response}");
+            }
+        }
+        // The right Host still gets the link, once.
+        assert_eq!(get(addr, "/start/n1").await.0, 302);
+        assert_eq!(get(addr, "/callback?code=abc&state=good").await.0, 200);
+        assert_eq!(waiting.await.unwrap(), CallbackOutcome::Code("abc".into()));
     }
 
     #[tokio::test]
@@ -984,28 +1073,38 @@ mod tests {
         let server = CallbackServer::bind(&redirect).await.unwrap();
         let addr = server.local_addr().unwrap();
         let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let nonces = ["first".to_string(), "second".to_string()];
         let waiting = tokio::spawn(server.wait(
             "good",
             "http://auth.example/authorize?state=good",
+            nonces.to_vec(),
             async move |outcome| {
                 // The code exchange: the listener must keep answering meanwhile.
                 let _ = released.await;
                 (outcome, Page::success("done"))
             },
         ));
-        let (status, response) = get(addr, "/start").await;
+        // Without a nonce, or with a wrong one, there is nothing to get.
+        for target in ["/start", "/start/", "/start/guess", "/start/firs"] {
+            let (status, response) = get(addr, target).await;
+            assert_eq!(status, 404, "{target}");
+            assert!(!response.contains("state=good"), "{response}");
+        }
+        let (status, response) = get(addr, "/start/first").await;
         assert_eq!(status, 302);
         assert!(
             response.contains("\r\nLocation: http://auth.example/authorize?state=good\r\n"),
             "{response}"
         );
-        assert_eq!(get(addr, "/start").await.0, 302, "the link can be reopened");
-        assert_eq!(request(addr, "POST", "/start").await.0, 405);
+        let (status, response) = get(addr, "/start/first").await;
+        assert_eq!(status, 410, "each link works once");
+        assert!(!response.contains("state=good"), "{response}");
+        assert_eq!(request(addr, "POST", "/start/second").await.0, 405);
         let callback = tokio::spawn(get(addr, "/callback?code=abc&state=good"));
         // While the exchange runs, the link and the callback are spent.
         let mut gone = false;
         for _ in 0..200 {
-            if get(addr, "/start").await.0 == 410 {
+            if get(addr, "/start/second").await.0 == 410 {
                 gone = true;
                 break;
             }

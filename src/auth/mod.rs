@@ -1,15 +1,21 @@
 //! Sign-in on first use: OAuth2 authorization code + PKCE through the user's browser and a
 //! loopback callback, tokens in the OS keyring (or a 0600 file), quiet refresh.
 //!
+//! With no `AIPASS_CLIENT_ID`, the first sign-in creates the OAuth client on the user's account
+//! after they approve it in the browser ([`provision`], kept by [`client_id`]).
+//!
 //! [`AuthSession`] is the API client's token provider; [`cli`] holds `login`, `logout` and
 //! `status`. `AIPASS_ACCESS_TOKEN`, when set, wins over all of it ([`token_source`]).
 
 pub mod cli;
+pub mod client_id;
 pub mod flow;
 pub mod pkce;
+pub mod provision;
 pub mod revoke;
 pub mod session;
 pub mod store;
+pub mod store_choice;
 
 use std::sync::Arc;
 

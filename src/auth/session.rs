@@ -12,14 +12,20 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::watch;
 use url::Url;
 
+use super::client_id::{ClientSource, ResolvedClient};
 use super::flow::{self, BrowserOutcome, CallbackOutcome, CallbackServer, Page, TokenResponse};
 use super::pkce::Pkce;
+use super::provision::Shown;
 use super::store::{self, StoredTokens, TokenStore};
+use super::store_choice;
 use crate::api::{AccessToken, ApiError, TokenProvider};
 use crate::config::{Settings, TokenStoreMode};
+
+mod client_setup;
+use client_setup::setup_required;
 
 /// Where to create an OAuth client.
 pub const DEVELOPER_PANEL_URL: &str = "https://aipass.one/panel/developer";
@@ -34,8 +40,9 @@ pub const SIGN_IN_URL_FILE: &str = "sign-in-url.txt";
 /// Ends the `auth_required` messages: the way around sign-in (CI, headless machines).
 const TOKEN_HINT: &str =
     "; or set AIPASS_ACCESS_TOKEN to an AI Pass access token to skip browser sign-in.";
-/// How long to wait for another process's refresh lock.
-const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// How long to wait for another process's refresh lock: longer than the token request it may
+/// be making, so a lock is only missed when its holder is stuck, never while it refreshes.
+pub const LOCK_WAIT: Duration = Duration::from_secs(flow::TOKEN_REQUEST_TIMEOUT.as_secs() + 30);
 /// How often an instance that could not bind the callback port looks for tokens in the store.
 const STORE_POLL: Duration = Duration::from_millis(400);
 /// How often such an instance tries the port again (the other one may have given up).
@@ -46,7 +53,7 @@ const REBIND_EVERY: u32 = 5;
 pub struct AuthConfig {
     /// API origin.
     pub base_url: Url,
-    /// OAuth client id; None = sign-in impossible (clear error).
+    /// `AIPASS_CLIENT_ID`; None = use the stored client, or create one on first sign-in.
     pub client_id: Option<String>,
     /// Loopback redirect URI registered for the client.
     pub redirect_uri: Url,
@@ -68,6 +75,8 @@ pub struct AuthConfig {
     pub refresh_skew: Duration,
     /// False for `status` and `logout`: never start a browser sign-in.
     pub allow_sign_in: bool,
+    /// How long to wait for the cross-process token lock ([`LOCK_WAIT`]).
+    pub lock_wait: Duration,
 }
 
 impl AuthConfig {
@@ -91,19 +100,22 @@ impl AuthConfig {
             sign_in_lifetime: SIGN_IN_LIFETIME.max(settings.login_timeout),
             refresh_skew: REFRESH_SKEW,
             allow_sign_in: true,
+            lock_wait: LOCK_WAIT,
         }
     }
 }
 
-/// Where a sign-in stands, for progress messages in the tool layer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a sign-in stands, for progress messages in the tool layer. Its `Debug` leaves out the
+/// full sign-in URL (it carries the state).
+#[derive(Clone, PartialEq, Eq)]
 pub enum SignInStatus {
     /// No sign-in is running.
     Idle,
-    /// This process waits for the browser; `url` is the link to show.
+    /// This process waits for the browser; `url` is the link to show. During the first-run
+    /// setup both fields are the AI Pass approval page (see [`AuthSession::setup_status`]).
     Waiting {
-        /// The short link on the loopback listener (`http://127.0.0.1:<port>/start`), which
-        /// redirects to the sign-in page; it carries no state or challenge.
+        /// The short link on the loopback listener (`http://127.0.0.1:<port>/start/<nonce>`),
+        /// which redirects once to the sign-in page; it carries no state or challenge.
         url: String,
         /// The full sign-in page (state and PKCE challenge in the query), for the terminal.
         authorize_url: String,
@@ -123,6 +135,32 @@ pub enum SignInStatus {
         /// Why, in words for the user.
         message: String,
     },
+}
+
+impl std::fmt::Debug for SignInStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignInStatus::Idle => f.write_str("Idle"),
+            SignInStatus::Waiting {
+                url,
+                browser_opened,
+                ..
+            } => f
+                .debug_struct("Waiting")
+                .field("url", url)
+                .field("authorize_url", &"<redacted>")
+                .field("browser_opened", browser_opened)
+                .finish(),
+            SignInStatus::WaitingForOtherProcess { url } => f
+                .debug_struct("WaitingForOtherProcess")
+                .field("url", url)
+                .finish(),
+            SignInStatus::SignedIn => f.write_str("SignedIn"),
+            SignInStatus::Failed { message } => {
+                f.debug_struct("Failed").field("message", message).finish()
+            }
+        }
+    }
 }
 
 impl SignInStatus {
@@ -152,7 +190,14 @@ pub struct AuthSession {
     config: AuthConfig,
     me: Weak<AuthSession>,
     http: OnceLock<reqwest::Client>,
-    store: OnceCell<Arc<dyn TokenStore>>,
+    /// A store given by the caller (tests), used whatever the client id.
+    fixed_store: Option<Arc<dyn TokenStore>>,
+    /// The store opened for the account (client id + origin) it was opened for.
+    store: tokio::sync::Mutex<Option<(String, Arc<dyn TokenStore>)>>,
+    /// The client id in use, once known (configured, stored or just created).
+    client: Mutex<Option<ResolvedClient>>,
+    /// What the first-run setup asks the user to do, while it runs.
+    setup: watch::Sender<Option<Shown>>,
     /// The tokens in use (the store may be behind when saving failed).
     tokens: Mutex<Option<StoredTokens>>,
     /// Single flight: one refresh or sign-in decision at a time in this process.
@@ -191,15 +236,18 @@ impl AuthSession {
     }
 
     fn build(config: AuthConfig, store: Option<Arc<dyn TokenStore>>) -> Arc<Self> {
-        let cell = OnceCell::new();
-        if let Some(store) = store {
-            let _ = cell.set(store);
-        }
+        let client = config.client_id.clone().map(|id| ResolvedClient {
+            id,
+            source: ClientSource::Configured,
+        });
         Arc::new_cyclic(|me| AuthSession {
             config,
             me: me.clone(),
             http: OnceLock::new(),
-            store: cell,
+            fixed_store: store,
+            store: tokio::sync::Mutex::new(None),
+            client: Mutex::new(client),
+            setup: watch::channel(None).0,
             tokens: Mutex::new(None),
             gate: tokio::sync::Mutex::new(()),
             sign_in: Mutex::new(None),
@@ -225,23 +273,36 @@ impl AuthSession {
         self.status.subscribe()
     }
 
-    /// The store in use (opened on first use: the keyring probe happens here, not at startup).
+    /// What the first-run setup asks the user to do (approve a link), while it runs.
+    pub fn setup_status(&self) -> watch::Receiver<Option<Shown>> {
+        self.setup.subscribe()
+    }
+
+    /// The store in use (opened on first use: the keyring probe happens here, not at startup),
+    /// for the account of the client id in use.
     pub async fn token_store(&self) -> Arc<dyn TokenStore> {
-        self.store
-            .get_or_init(|| async {
-                let mode = self.config.token_store;
-                let dir = self.config.config_dir.clone();
-                let account = self.account();
-                tokio::task::spawn_blocking(move || store::open(mode, &dir, &account))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Arc::new(store::UnavailableStore::new(format!(
-                            "the token store could not be opened: {e}"
-                        )))
-                    })
-            })
+        if let Some(store) = &self.fixed_store {
+            return store.clone();
+        }
+        let account = self.account();
+        let mut slot = self.store.lock().await;
+        if let Some((opened_for, store)) = slot.as_ref()
+            && *opened_for == account
+        {
+            return store.clone();
+        }
+        let mode = self.config.token_store;
+        let dir = self.config.config_dir.clone();
+        let key = account.clone();
+        let store = tokio::task::spawn_blocking(move || store::open(mode, &dir, &key))
             .await
-            .clone()
+            .unwrap_or_else(|e| {
+                Arc::new(store::UnavailableStore::new(format!(
+                    "the token store could not be opened: {e}"
+                )))
+            });
+        *slot = Some((account, store.clone()));
+        store
     }
 
     /// The tokens this session would use now (memory, else the store), without refreshing.
@@ -249,7 +310,7 @@ impl AuthSession {
         if let Some(tokens) = self.memory() {
             return Some(tokens);
         }
-        self.config.client_id.as_ref()?;
+        self.client().await?;
         let stored = self.load_store().await;
         if let Some(tokens) = &stored {
             self.set_memory(Some(tokens.clone()));
@@ -277,18 +338,22 @@ impl AuthSession {
     /// API client). Returns the tokens that were held, if any.
     pub async fn forget(&self) -> Result<Option<StoredTokens>, store::StoreError> {
         let _gate = self.gate.lock().await;
+        let client = self.client().await;
         let held = match self.memory() {
             Some(tokens) => Some(tokens),
-            None if self.config.client_id.is_some() => self.load_store().await,
+            None if client.is_some() => self.load_store().await,
             None => None,
         };
         self.set_memory(None);
-        if self.config.client_id.is_none() {
+        if client.is_none() {
             return Ok(held);
         }
         let store = self.token_store().await;
         let _lock = self.lock_tokens().await;
-        run_blocking(move || store.clear()).await?;
+        let dir = self.config.config_dir.clone();
+        let account = self.account();
+        run_blocking(move || store_choice::clear_everywhere(store.as_ref(), &dir, &account))
+            .await?;
         Ok(held)
     }
 
@@ -306,11 +371,10 @@ impl AuthSession {
             if let Some(token) = self.usable_memory() {
                 return Ok(token);
             }
-            if self.config.client_id.is_none() {
-                return Err(self.missing_client_id());
-            }
+            // No client yet: the sign-in creates one first.
+            let has_client = self.client().await.is_some();
             // Another process may have refreshed or signed in.
-            if let Some(stored) = self.load_store().await {
+            if has_client && let Some(stored) = self.load_store().await {
                 self.adopt(stored);
                 if let Some(token) = self.usable_memory() {
                     return Ok(token);
@@ -339,10 +403,9 @@ impl AuthSession {
             {
                 return Ok(Some(token));
             }
-            if self.config.client_id.is_none() {
-                return Err(self.missing_client_id());
-            }
-            if let Some(stored) = self.load_store().await
+            let has_client = self.client().await.is_some();
+            if has_client
+                && let Some(stored) = self.load_store().await
                 && stored.access_token != failed.secret()
             {
                 self.adopt(stored);
@@ -373,7 +436,14 @@ impl AuthSession {
     /// Refreshes under the cross-process lock. Call with the gate held. `failed` is an access
     /// token known to be rejected (401), which must not be adopted from the store.
     async fn refresh_locked(&self, failed: Option<&str>) -> Result<AccessToken, RefreshFailure> {
-        let _lock = self.lock_tokens().await;
+        // Never refresh without the lock: two processes presenting the same rotating refresh
+        // token would get the whole grant revoked. A temporary error instead; the token stays.
+        let Some(_lock) = self.lock_tokens().await else {
+            return Err(RefreshFailure::Transient(ApiError::Network {
+                message: "another aipass-mcp holds the token lock; try again in a minute".into(),
+                maybe_charged: false,
+            }));
+        };
         let store = self.token_store().await;
         // Re-read under the lock: another process may have refreshed already.
         let stored = load_from(&store).await;
@@ -392,7 +462,7 @@ impl AuthSession {
         let Some(refresh_token) = current.refresh_token.clone() else {
             return Err(RefreshFailure::NeedsSignIn);
         };
-        let client_id = self.config.client_id.clone().unwrap_or_default();
+        let client_id = self.client_now().map(|c| c.id).unwrap_or_default();
         tracing::debug!("refreshing the AI Pass access token");
         match flow::refresh(
             self.http(),
@@ -412,6 +482,9 @@ impl AuthSession {
             }
             Err(e) if e.needs_sign_in() => {
                 tracing::info!("the refresh token was not accepted ({e}); a new sign-in is needed");
+                if e.oauth_error() == Some("invalid_client") {
+                    self.client_gone(&client_id).await;
+                }
                 // Re-read once: a process that does not take our lock may have rotated it.
                 let again = load_from(&store).await;
                 match again {
@@ -452,10 +525,10 @@ impl AuthSession {
         &self,
         force: bool,
     ) -> Result<watch::Receiver<Option<SignInResult>>, ApiError> {
-        let Some(client_id) = self.config.client_id.clone() else {
-            return Err(self.missing_client_id());
-        };
         if !self.config.allow_sign_in {
+            if self.client_now().is_none() {
+                return Err(self.missing_client_id());
+            }
             return Err(ApiError::AuthRequired {
                 message: "Not signed in to AI Pass: run `aipass-mcp login`.".into(),
                 sign_in_url: None,
@@ -478,7 +551,7 @@ impl AuthSession {
         *slot = Some(rx.clone());
         drop(slot);
         tokio::spawn(async move {
-            let result = me.run_sign_in(&client_id).await;
+            let result = me.run_sign_in().await;
             match &result {
                 Ok(_) => {
                     me.status.send_replace(SignInStatus::SignedIn);
@@ -510,6 +583,9 @@ impl AuthSession {
                 sign_in_url: None,
             }),
             None => {
+                if let Some(setup) = self.setup.borrow().clone() {
+                    return Err(setup_required(setup));
+                }
                 let status = self.status.borrow().clone();
                 let (message, url) = match status {
                     SignInStatus::WaitingForOtherProcess { url } => (
@@ -535,9 +611,26 @@ impl AuthSession {
         }
     }
 
-    /// One sign-in, from binding the port to saved tokens.
-    async fn run_sign_in(&self, client_id: &str) -> SignInResult {
+    /// One sign-in: the client id (created first when there is none), then from binding the
+    /// port to saved tokens.
+    async fn run_sign_in(&self) -> SignInResult {
         let deadline = tokio::time::Instant::now() + self.config.sign_in_lifetime;
+        let client_id = match self.client().await {
+            Some(client) => client.id,
+            None => {
+                let id = self.provision(deadline).await?;
+                // Another instance may have set up the client and signed in meanwhile.
+                if let Some(stored) = self.load_store().await
+                    && usable(&stored, self.config.refresh_skew)
+                {
+                    let token = AccessToken::new(stored.access_token.clone());
+                    self.set_memory(Some(stored));
+                    return Ok(token);
+                }
+                id
+            }
+        };
+        let client_id = client_id.as_str();
         let addr = flow::callback_addr(&self.config.redirect_uri)
             .map_err(|e| format!("the redirect URI cannot be used: {e}"))?;
         let mut attempt = 0u32;
@@ -597,30 +690,36 @@ impl AuthSession {
             &self.config.scopes,
             &pkce,
         );
-        let link = flow::start_link(&self.config.redirect_uri);
+        // Two single-use links: one for the browser this process opens, one to show (tool
+        // results, progress, the terminal), so opening one leaves the other usable.
+        let nonces = [flow::start_nonce(), flow::start_nonce()];
+        let link = flow::start_link(&self.config.redirect_uri, &nonces[0]);
+        let browser_link = flow::start_link(&self.config.redirect_uri, &nonces[1]);
         self.write_sign_in_url(Some(&link)).await;
         let outcome = if self.host_shows_link.load(Ordering::Relaxed) {
             BrowserOutcome::LeftToHost
         } else {
-            flow::open_browser(self.config.browser.as_deref(), &url)
+            flow::open_browser(self.config.browser.as_deref(), &browser_link)
         };
         let browser_opened = matches!(outcome, BrowserOutcome::Opened(_));
+        // The full URL carries the state: debug level only (a log may be shared).
+        tracing::debug!("the sign-in links lead to {url}");
         match &outcome {
             BrowserOutcome::LeftToHost => {
-                tracing::info!(
-                    "the MCP client will show the sign-in link {link}; it leads to: {url}"
-                )
+                tracing::info!("the MCP client will show the sign-in link {link}")
             }
             BrowserOutcome::Opened(how) => {
                 tracing::info!(
-                    "opened the AI Pass sign-in page with {how}; if it did not appear, open: {url}"
+                    "opened the AI Pass sign-in page with {how}; if it did not appear, open: {link}"
                 )
             }
             BrowserOutcome::Disabled => {
-                tracing::info!("sign in to AI Pass: open this page in a browser: {url}")
+                tracing::info!("sign in to AI Pass: open this link in a browser: {link}")
             }
             BrowserOutcome::Failed(why) => {
-                tracing::info!("{why}; sign in to AI Pass by opening this page in a browser: {url}")
+                tracing::info!(
+                    "{why}; sign in to AI Pass by opening this link in a browser: {link}"
+                )
             }
         }
         self.status.send_replace(SignInStatus::Waiting {
@@ -680,8 +779,11 @@ impl AuthSession {
                 }
             }
         };
-        let result =
-            tokio::time::timeout_at(deadline, server.wait(pkce.state(), &url, exchange)).await;
+        let result = tokio::time::timeout_at(
+            deadline,
+            server.wait(pkce.state(), &url, nonces.to_vec(), exchange),
+        )
+        .await;
         self.write_sign_in_url(None).await;
         let response = match result {
             Ok(Ok(response)) => response,
@@ -713,10 +815,8 @@ impl AuthSession {
     }
 
     fn account(&self) -> String {
-        store::account_key(
-            self.config.client_id.as_deref().unwrap_or("-"),
-            &self.config.base_url,
-        )
+        let client = self.client_now().map(|c| c.id);
+        store::account_key(client.as_deref().unwrap_or("-"), &self.config.base_url)
     }
 
     fn memory(&self) -> Option<StoredTokens> {
@@ -770,6 +870,7 @@ impl AuthSession {
     async fn lock_tokens(&self) -> Option<std::fs::File> {
         let path = self.config.config_dir.join(LOCK_FILE);
         let dir = self.config.config_dir.clone();
+        let wait = self.config.lock_wait;
         let result = run_blocking(move || -> Result<std::fs::File, String> {
             store::create_private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let file = std::fs::OpenOptions::new()
@@ -779,7 +880,7 @@ impl AuthSession {
                 .write(true)
                 .open(&path)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            let deadline = std::time::Instant::now() + LOCK_WAIT;
+            let deadline = std::time::Instant::now() + wait;
             loop {
                 match file.try_lock() {
                     Ok(()) => return Ok(file),
@@ -788,7 +889,7 @@ impl AuthSession {
                             return Err(format!(
                                 "{} stayed locked for {} s",
                                 path.display(),
-                                LOCK_WAIT.as_secs()
+                                wait.as_secs()
                             ));
                         }
                         std::thread::sleep(Duration::from_millis(25));
@@ -846,15 +947,13 @@ impl AuthSession {
             .filter(|s| s.starts_with("http"))
     }
 
+    /// Only where no sign-in may start (`status`, `logout`): there is no client yet.
     fn missing_client_id(&self) -> ApiError {
         ApiError::AuthRequired {
-            message: format!(
-                "AIPASS_CLIENT_ID is not set, so aipass-mcp cannot sign you in to AI Pass. \
-                 Create an OAuth client at {DEVELOPER_PANEL_URL} with the redirect URI {} (exactly, port included), \
-                 then set AIPASS_CLIENT_ID to its client id in your MCP client's configuration \
-                 (or set AIPASS_ACCESS_TOKEN to an access token).",
-                self.config.redirect_uri
-            ),
+            message: "aipass-mcp has no AI Pass client yet: run `aipass-mcp login` (it asks you to approve \
+                      creating one on your account, then to sign in), or set AIPASS_CLIENT_ID to your own \
+                      client's id, or AIPASS_ACCESS_TOKEN to an access token."
+                .into(),
             sign_in_url: None,
         }
     }
@@ -870,6 +969,10 @@ impl TokenProvider for AuthSession {
         failed: &'a AccessToken,
     ) -> BoxFuture<'a, Result<Option<AccessToken>, ApiError>> {
         self.after_unauthorized(failed).boxed()
+    }
+
+    fn client_id(&self) -> Option<String> {
+        self.client_now().map(|c| c.id)
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use keyring_core::{CredentialStore, Entry};
 use serde::{Deserialize, Serialize};
 
+use super::store_choice;
 use crate::config::TokenStoreMode;
 
 /// The keyring "service" every entry is filed under.
@@ -110,8 +111,10 @@ pub fn account_key(client_id: &str, base_url: &url::Url) -> String {
     format!("{client_id}@{origin}")
 }
 
-/// Opens the store `mode` asks for. `auto` probes the keyring (with [`PROBE_TIMEOUT`]) and falls
-/// back to the file with one warning on stderr. Blocking: call it off the async runtime.
+/// Opens the store `mode` asks for. `auto` uses the store an earlier run chose
+/// ([`store_choice`]); on its first run it probes the keyring (with [`PROBE_TIMEOUT`]), falls
+/// back to the file with one warning on stderr, and remembers the choice. Blocking: call it off
+/// the async runtime.
 pub fn open(mode: TokenStoreMode, config_dir: &Path, account: &str) -> Arc<dyn TokenStore> {
     match mode {
         TokenStoreMode::File => Arc::new(FileStore::new(config_dir, account)),
@@ -127,19 +130,39 @@ pub fn open(mode: TokenStoreMode, config_dir: &Path, account: &str) -> Arc<dyn T
                 })
             }
         },
-        TokenStoreMode::Auto => match probe_keyring(account) {
-            Ok(store) => Arc::new(store),
-            Err(e) => {
-                let file = FileStore::new(config_dir, account);
-                tracing::warn!(
-                    "the OS keyring cannot be used ({e}); keeping tokens in {} (mode 0600) instead. \
-                     Set AIPASS_TOKEN_STORE=file to skip this check",
-                    file.path().display()
-                );
-                Arc::new(file)
-            }
+        TokenStoreMode::Auto => match store_choice::remembered(config_dir) {
+            Some(mode) => open(mode, config_dir, account),
+            None => open_auto(config_dir, account),
         },
     }
+}
+
+/// `auto` on its first run: probe the keyring, fall back to the file, remember the choice.
+fn open_auto(config_dir: &Path, account: &str) -> Arc<dyn TokenStore> {
+    match probe_keyring(account) {
+        Ok(store) => {
+            store_choice::remember(config_dir, TokenStoreMode::Keyring);
+            Arc::new(store)
+        }
+        Err(e) => {
+            store_choice::remember(config_dir, TokenStoreMode::File);
+            let file = FileStore::new(config_dir, account);
+            tracing::warn!(
+                "the OS keyring cannot be used ({e}); keeping tokens in {} (mode 0600) instead. \
+                     Set AIPASS_TOKEN_STORE=file to skip this check",
+                file.path().display()
+            );
+            Arc::new(file)
+        }
+    }
+}
+
+/// Deletes this account's entries from the OS keyring, within [`PROBE_TIMEOUT`].
+pub fn clear_keyring(account: &str) -> Result<(), StoreError> {
+    let owned = account.to_owned();
+    with_timeout(PROBE_TIMEOUT, move || {
+        KeyringStore::native(&owned, KEYRING_TIMEOUT)?.clear()
+    })
 }
 
 /// Connects to the OS keyring and reads this account's entry, all within [`PROBE_TIMEOUT`].
@@ -494,7 +517,7 @@ impl TokenStore for UnavailableStore {
 /// Creates `dir` (and its parents) readable by the owner only, when it does not exist yet.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
-        return Ok(());
+        return crate::folder_check::check_owned(dir);
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);

@@ -202,7 +202,7 @@ impl AipassServer {
                 "give the audio as a local path or an http(s) URL",
             ));
         }
-        let audio = media::load_input(&self.state.api, spec, media::MAX_AUDIO_BYTES).await?;
+        let audio = media::load_input(&self.state.fetcher, spec, media::MAX_AUDIO_BYTES).await?;
         if !(audio.mime_type.starts_with("audio/") || audio.mime_type == "video/mp4") {
             return Err(ToolError::invalid_input(format!(
                 "'{}' is not a supported audio file (mp3, wav, flac, ogg/opus, m4a, webm)",

@@ -179,7 +179,8 @@ impl AipassServer {
     async fn vision_parts(&self, images: &[String]) -> ToolResult<Vec<ContentPart>> {
         let mut parts = Vec::with_capacity(images.len());
         for spec in images {
-            let loaded = media::load_input(&self.state.api, spec, media::MAX_IMAGE_BYTES).await?;
+            let loaded =
+                media::load_input(&self.state.fetcher, spec, media::MAX_IMAGE_BYTES).await?;
             if !VISION_MIME_TYPES.contains(&loaded.mime_type.as_str()) {
                 return Err(ToolError::invalid_input(format!(
                     "'{}' is not a JPEG, PNG, GIF or WebP image",

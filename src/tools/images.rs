@@ -229,7 +229,7 @@ impl AipassServer {
 
     /// Loads an input image for upload, checking it is a JPEG, PNG, GIF or WebP.
     async fn image_upload(&self, spec: &str, index: usize) -> ToolResult<Upload> {
-        let input = media::load_input(&self.state.api, spec, media::MAX_IMAGE_BYTES).await?;
+        let input = media::load_input(&self.state.fetcher, spec, media::MAX_IMAGE_BYTES).await?;
         if !VISION_MIME_TYPES.contains(&input.mime_type.as_str()) {
             return Err(ToolError::invalid_input(format!(
                 "'{}' is not a JPEG, PNG, GIF or WebP image",

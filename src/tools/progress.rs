@@ -2,6 +2,7 @@
 //! and cancellation of the work behind them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use rmcp::service::RequestContext;
 
 use super::{ToolError, ToolResult, sign_in};
 use crate::auth::session::SignInStatus;
-use crate::{media, saved_files};
+use crate::{file_scope, media, saved_files};
 use tokio::sync::watch;
 
 /// Reports increasing progress with a human message to the client that asked for it.
@@ -55,9 +56,12 @@ pub async fn supervise<T>(
     activity: &Activity,
     work: impl Future<Output = ToolResult<T>>,
 ) -> ToolResult<T> {
-    let root = client_root(context).await;
+    let roots = client_roots(context).await;
+    let allowed = file_scope::for_call(&roots, &activity.always_allowed);
+    let work = file_scope::ALLOWED_FOLDERS.scope(allowed, work);
+    let work = media::CLIENT_ROOT.scope(roots.into_iter().next(), work);
     // Files a failed or cancelled call saved are removed (all or nothing).
-    let work = saved_files::all_or_nothing(media::CLIENT_ROOT.scope(root, work));
+    let work = saved_files::all_or_nothing(work);
     let started = Instant::now();
     let mut progress = Progress::new(context);
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TICK, TICK);
@@ -80,10 +84,10 @@ pub async fn supervise<T>(
     }
 }
 
-/// The first root the client lists, as a local folder (2025-11-25 era, clients that declare
-/// roots); relative paths in this call resolve against it.
+/// The roots the client lists, as local folders (2025-11-25 era, clients that declare roots);
+/// relative paths in this call resolve against the first, and files are confined to them.
 #[allow(deprecated)] // roots are deprecated by SEP-2577 but still what hosts send in this era
-async fn client_root(context: &RequestContext<RoleServer>) -> Option<PathBuf> {
+async fn client_roots(context: &RequestContext<RoleServer>) -> Vec<PathBuf> {
     let era_allows = context
         .protocol_version()
         .is_some_and(|v| v.has_initialize());
@@ -91,11 +95,17 @@ async fn client_root(context: &RequestContext<RoleServer>) -> Option<PathBuf> {
         .client_capabilities()
         .is_some_and(|c| c.roots.is_some());
     if !era_allows || !declared {
-        return None;
+        return Vec::new();
     }
     let roots = tokio::time::timeout(ROOTS_TIMEOUT, context.peer.list_roots()).await;
-    let first = roots.ok()?.ok()?.roots.into_iter().next()?;
-    url::Url::parse(&first.uri).ok()?.to_file_path().ok()
+    let Ok(Ok(roots)) = roots else {
+        return Vec::new();
+    };
+    roots
+        .roots
+        .iter()
+        .filter_map(|root| url::Url::parse(&root.uri).ok()?.to_file_path().ok())
+        .collect()
 }
 
 /// A client that declares roots but does not answer must not hold up the call.
@@ -111,6 +121,8 @@ pub struct Activity {
     label: &'static str,
     characters: AtomicUsize,
     sign_in: Option<watch::Receiver<SignInStatus>>,
+    /// Folders the call may use besides the client's roots (see [`file_scope`]).
+    always_allowed: Arc<Vec<PathBuf>>,
 }
 
 impl Activity {
@@ -120,7 +132,15 @@ impl Activity {
             label,
             characters: AtomicUsize::new(0),
             sign_in,
+            always_allowed: Arc::default(),
         }
+    }
+
+    /// Folders the call may use besides the client's roots: the default output folder and
+    /// `AIPASS_ALLOWED_DIRS`.
+    pub fn with_folders(mut self, folders: Arc<Vec<PathBuf>>) -> Self {
+        self.always_allowed = folders;
+        self
     }
 
     /// Counts streamed text as it arrives.

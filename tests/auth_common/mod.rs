@@ -128,6 +128,26 @@ impl Env {
         panic!("the server never opened URL #{n} in the browser");
     }
 
+    /// The start of every short sign-in link of this env (`http://127.0.0.1:<port>/start/`).
+    pub fn link_prefix(&self) -> String {
+        self.redirect_uri.replace("/callback", "/start/")
+    }
+
+    /// The short link a running sign-in shows (the one it shares with other processes),
+    /// once the listener is up.
+    pub async fn shown_link(&self) -> String {
+        let file = self
+            .config_dir()
+            .join(aipass_mcp::auth::session::SIGN_IN_URL_FILE);
+        for _ in 0..300 {
+            if let Ok(link) = std::fs::read_to_string(&file) {
+                return link;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no sign-in link was shown");
+    }
+
     /// The environment every server and CLI run gets (a clean one: no D-Bus, no real HOME).
     pub fn vars(&self) -> Vec<(String, String)> {
         let home = self.dir.path().join("home");
@@ -409,22 +429,30 @@ pub fn text(result: &CallToolResult) -> String {
 /// What the stand-in browser saw at the end of one visit.
 #[derive(Clone, Debug)]
 pub struct Visit {
-    /// The authorize URL it opened.
+    /// The URL it opened (the short sign-in link, or an authorize URL given directly).
     pub url: String,
+    /// The authorize URL the short link sent it on to (with state and challenge).
+    pub authorize_url: String,
     /// Where the redirects ended (the loopback callback, with code and state).
     pub final_url: String,
     pub status: u16,
     pub body: String,
 }
 
-/// Plays the user's browser: follows the authorize URL through the fake's 302 to the callback.
+/// Plays the user's browser: follows the short link to the authorize URL (recorded), then
+/// through the fake's 302 to the callback.
 pub async fn visit(url: &str) -> Visit {
+    let authorize_url = if url.contains("/start") {
+        start_location(url).await.expect("the short link redirects")
+    } else {
+        url.to_owned()
+    };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     let response = http
-        .get(url)
+        .get(&authorize_url)
         .send()
         .await
         .expect("the browser reaches the page");
@@ -433,10 +461,27 @@ pub async fn visit(url: &str) -> Visit {
     let body = response.text().await.unwrap_or_default();
     Visit {
         url: url.to_owned(),
+        authorize_url,
         final_url,
         status,
         body,
     }
+}
+
+/// Where a short sign-in link redirects (the authorize URL), without following it; None when
+/// it answers anything but a redirect. Opening it spends the link.
+pub async fn start_location(link: &str) -> Option<String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = http.get(link).send().await.expect("GET the short link");
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response.headers().get("location")?.to_str().ok()?;
+    Some(location.to_owned())
 }
 
 /// A GET as a stray or hostile page would send it; returns the status.

@@ -136,6 +136,14 @@ impl Options {
             api_key: false,
         }
     }
+
+    /// Lets input URLs reach loopback (`AIPASS_ALLOW_LOCAL_URLS`): only for tests whose input
+    /// URLs are served on this machine on purpose; every other test runs with the policy on.
+    pub fn allowing_local_urls(mut self, value: &str) -> Self {
+        self.extra_env
+            .push(("AIPASS_ALLOW_LOCAL_URLS".into(), value.into()));
+        self
+    }
 }
 
 pub fn binary() -> &'static str {
@@ -187,8 +195,10 @@ pub async fn start_with(options: Options) -> Session {
     if options.api_key {
         command.env("AIPASS_API_KEY", fake.issue_api_key());
     }
+    // `{fake}` in a value stands for the fake's origin (`127.0.0.1:<port>`), known only now.
+    let fake_origin = fake.base_url().trim_start_matches("http://").to_string();
     for (key, value) in &options.extra_env {
-        command.env(key, value);
+        command.env(key, value.replace("{fake}", &fake_origin));
     }
     command.current_dir(options.working_dir.as_deref().unwrap_or(output.path()));
     let (transport, stderr_pipe) = TokioChildProcess::builder(command)
