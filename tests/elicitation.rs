@@ -384,7 +384,7 @@ async fn concurrent_calls_share_one_elicitation() {
         let calls = futures::future::join_all((0..5).map(|i| {
             server.call(
                 "chat",
-                json!({"prompt": format!("hi {i}"), "model": "gpt-4o"}),
+                json!({"prompt": format!("hi {i}"), "model": "gpt-5-nano"}),
             )
         }));
         tokio::pin!(calls);
@@ -420,7 +420,7 @@ async fn concurrent_calls_share_one_elicitation() {
         for result in &results {
             assert_ne!(result.is_error, Some(true), "{}", text(result));
             assert!(
-                text(result).contains("Echo from gpt-4o"),
+                text(result).contains("Echo from gpt-5-nano"),
                 "{}",
                 text(result)
             );

@@ -104,7 +104,7 @@ async fn call_every_tool_validly(
 ) -> Vec<&'static str> {
     ok(seen, server, "whoami", json!({})).await;
     ok(seen, server, "list_models", json!({})).await;
-    ok(seen, server, "list_models", json!({"id": "gpt-4o"})).await;
+    ok(seen, server, "list_models", json!({"id": "gpt-5-nano"})).await;
     ok(
         seen,
         server,
@@ -124,7 +124,7 @@ async fn call_every_tool_validly(
         seen,
         server,
         "generate_image",
-        json!({"prompt": "A fox by URL", "model": "fal-ai/flux/dev"}),
+        json!({"prompt": "A fox by URL", "model": "nano-banana-2"}),
     )
     .await;
     ok(
@@ -236,13 +236,13 @@ async fn a_full_session_at_trace_level_shows_no_secret() {
             retry_after: None,
             body: None,
         })
-        .on("POST", "/oauth2/v1/chat/completions")
+        .on("POST", "/v1/chat/completions")
         .times(10),
     );
     fails(&mut seen, &server, "chat", json!({"prompt": "fail"})).await;
     env.fake.inject_fault(
         Fault::new(FaultKind::Reset)
-            .on("POST", "/oauth2/v1/embeddings")
+            .on("POST", "/v1/embeddings")
             .times(10),
     );
     fails(&mut seen, &server, "embed", json!({"input": "fail"})).await;

@@ -5,6 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{delete, get, post};
 
+use crate::Catalogue;
 use crate::state::AppState;
 use crate::{
     account, agent_auth, audio, chat, control, embeddings, gate, images, models, oauth, redirect,
@@ -27,6 +28,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/audio/transcriptions", post(audio::transcriptions))
         .route("/videos", post(videos::create))
         .route("/videos/{id}", get(videos::retrieve))
+        .route("/videos/{id}/status", get(videos::status))
         .route("/videos/{id}/content", get(videos::content))
         .route("/videos/{id}/remix", post(videos::remix));
 
@@ -47,7 +49,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/files/{name}", get(control::file))
         .route("/redirect", get(redirect::redirect));
 
-    Router::new()
+    let router = match state.config.catalogue {
+        Catalogue::Live => Router::new()
+            .nest("/v1", api.clone())
+            .nest("/apikey/v1", api.clone())
+            .nest("/oauth2/v1", api),
+        Catalogue::Seed => Router::new().nest("/oauth2/v1", api),
+    };
+    router
         .route(
             "/.well-known/oauth-authorization-server",
             get(oauth::metadata),
@@ -69,7 +78,6 @@ pub(crate) fn router(state: AppState) -> Router {
             "/api/v1/agent-control/session",
             delete(agent_auth::revoke_session),
         )
-        .nest("/oauth2/v1", api)
         .nest("/_fake", control)
         .fallback(control::not_found)
         .method_not_allowed_fallback(control::method_not_allowed)

@@ -135,7 +135,15 @@ pub(crate) async fn requests(State(state): State<AppState>) -> Json<Vec<Recorded
     Json(state.requests.lock().unwrap().iter().cloned().collect())
 }
 
-pub(crate) async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+pub(crate) async fn file(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    // A CDN must never see the user's AI Pass token; count every time one arrives.
+    if headers.contains_key(header::AUTHORIZATION) {
+        state.stats.lock().unwrap().file_downloads_with_credentials += 1;
+    }
     match state.files.lock().unwrap().get(&name) {
         Some(data) => ([(header::CONTENT_TYPE, "image/png")], data).into_response(),
         None => ApiError::not_found(format!("No file named '{name}'")).into_response(),

@@ -47,6 +47,19 @@ pub struct FakeConfig {
     pub access_token_ttl: Duration,
     /// Budget in USD the user starts with.
     pub max_budget: f64,
+    /// Which service the fake plays: today's live one (the default) or the seed document's.
+    pub catalogue: Catalogue,
+}
+
+/// Which AI Pass the fake behaves like.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Catalogue {
+    /// The live service: provider-neutral ids with `type`/`methods`/`capabilities`, the model
+    /// API on `/v1` (with the `/oauth2/v1` and `/apikey/v1` aliases), `400` for unknown models.
+    #[default]
+    Live,
+    /// The seed document: prefixed ids, no metadata, plain id arrays, only `/oauth2/v1`, `404`.
+    Seed,
 }
 
 /// One registered OAuth client.
@@ -67,6 +80,7 @@ impl Default for FakeConfig {
             }],
             access_token_ttl: Duration::from_secs(3600),
             max_budget: 10.0,
+            catalogue: Catalogue::Live,
         }
     }
 }
@@ -114,6 +128,9 @@ pub struct Stats {
     pub requests: BTreeMap<String, u64>,
     /// Streaming or slow responses whose client hung up before the end.
     pub connections_closed_early: u64,
+    /// Downloads of generated files (`/_fake/files/…`) that carried an `Authorization` header.
+    #[serde(default)]
+    pub file_downloads_with_credentials: u64,
 }
 
 /// Counters of the device-approved setup endpoints since start.
@@ -229,6 +246,12 @@ impl FakeServer {
         self.state.issue_token(scope)
     }
 
+    /// A developer API key, as the developer panel would hand out: a bearer for `/v1` and
+    /// `/apikey/v1` (not for the OAuth-only `/oauth2/v1` alias, nor for `/oauth2/userinfo`).
+    pub fn issue_api_key(&self) -> String {
+        self.state.tokens.lock().unwrap().issue_api_key()
+    }
+
     /// Every secret seen so far (issued or received), for leak checks in tests.
     pub fn issued_secrets(&self) -> IssuedSecrets {
         let mut secrets = self.state.tokens.lock().unwrap().secrets_seen();
@@ -300,6 +323,11 @@ impl FakeServer {
             .lock()
             .unwrap()
             .set(max_budget, total_cost);
+    }
+
+    /// Removes the budget limit (the summary then says `maxBudget: null`).
+    pub fn set_unlimited_budget(&self) {
+        self.state.budget.lock().unwrap().set_unlimited();
     }
 
     /// Chooses what the next sign-ins answer on the consent screen.

@@ -114,6 +114,13 @@ impl AppState {
         })
     }
 
+    /// Like [`AppState::store_file`], but the URL names `localhost` instead of `127.0.0.1`: another
+    /// origin for the client (a provider's CDN), served by the same listener.
+    pub fn store_foreign_file(&self, extension: &str, data: Vec<u8>) -> String {
+        self.store_file(extension, data)
+            .replacen("://127.0.0.1:", "://localhost:", 1)
+    }
+
     /// Keeps `png` for download and returns its public URL.
     pub fn store_file(&self, extension: &str, data: Vec<u8>) -> String {
         let name = format!("{}.{extension}", crate::tokens::random_id(12));
@@ -126,6 +133,8 @@ impl AppState {
 pub(crate) struct Budget {
     max: i64,
     total: i64,
+    /// No limit at all (the service then answers `maxBudget: null`).
+    unlimited: bool,
 }
 
 impl Budget {
@@ -133,6 +142,7 @@ impl Budget {
         Budget {
             max: to_micros(max_usd),
             total: to_micros(total_usd),
+            unlimited: false,
         }
     }
 
@@ -140,12 +150,21 @@ impl Budget {
         *self = Budget::new(max_usd, total_usd);
     }
 
+    /// No budget limit from now on; spending is still counted.
+    pub fn set_unlimited(&mut self) {
+        self.unlimited = true;
+    }
+
+    pub fn is_unlimited(&self) -> bool {
+        self.unlimited
+    }
+
     fn remaining(&self) -> i64 {
         (self.max - self.total).max(0)
     }
 
     fn take(&mut self, micros: i64) -> Result<(), ApiError> {
-        if self.remaining() < micros {
+        if !self.unlimited && self.remaining() < micros {
             return Err(ApiError::budget_exceeded(
                 from_micros(self.remaining()),
                 from_micros(micros),

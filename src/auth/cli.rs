@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::client_id::ClientSource;
 use super::provision::Shown;
+use super::revoke;
 use super::session::{AuthConfig, AuthSession, SignInStatus, now_unix};
 use super::store::StoredTokens;
 use crate::api::{ApiClient, ApiError, ApiSettings, StaticTokenProvider, TokenProvider};
@@ -90,8 +91,8 @@ pub fn login(settings: &Settings) -> ExitCode {
     })
 }
 
-/// `aipass-mcp logout`: revokes the tokens at AI Pass (`POST /oauth2/revoke?token=…`) and
-/// deletes them from the store.
+/// `aipass-mcp logout`: revokes the tokens at AI Pass (refresh token first, then the access
+/// token; see [`revoke`]), says which were revoked, and deletes them from the store.
 pub fn logout(settings: &Settings, forget_client: bool) -> ExitCode {
     run(async {
         let session = quiet_session(settings);
@@ -158,12 +159,12 @@ async fn print_setup(mut setup: tokio::sync::watch::Receiver<Option<Shown>>) {
 /// Revokes and deletes the tokens of the client in use.
 async fn sign_out(settings: &Settings, session: &Arc<AuthSession>) -> ExitCode {
     {
-        if session.client().await.is_none() {
+        let Some(client) = session.client().await else {
             println!(
                 "Not signed in, and no OAuth client is configured or stored; nothing to remove."
             ); // stdout-ok
             return ExitCode::SUCCESS;
-        }
+        };
         let held = session.current_tokens().await;
         let Some(tokens) = held else {
             // The store in use is empty, but another one (an earlier mode) may not be.
@@ -177,31 +178,21 @@ async fn sign_out(settings: &Settings, session: &Arc<AuthSession>) -> ExitCode {
             }
             return ExitCode::SUCCESS;
         };
-        let api = api_client(settings, session.clone());
-        let mut revoked = true;
-        let mut secrets: Vec<&str> = Vec::new();
-        if let Some(refresh) = tokens.refresh_token.as_deref() {
-            secrets.push(refresh);
-        }
-        if !tokens.access_token.is_empty() {
-            secrets.push(&tokens.access_token);
-        }
-        for secret in secrets {
-            if let Err(e) = api.revoke(secret).await {
-                eprintln!("warning: AI Pass could not revoke a token: {e}");
-                revoked = false;
-            }
-        }
+        let http = revoke::revoke_http_client(settings.connect_timeout);
+        // The client the tokens were issued to (configured, or created by the first-run setup).
+        let revocations = revoke::revoke_all(&http, &settings.base_url, &client.id, &tokens).await;
+        let revoked = revocations.iter().all(|r| r.outcome.is_ok());
+        let report = revoke::describe(&revocations);
         let store = session.token_store().await.describe();
         match session.forget().await {
             Ok(_) => {
                 let outcome = if revoked {
                     format!(
-                        "Signed out: the tokens were revoked at AI Pass and deleted from {store}."
+                        "Signed out: {report} at AI Pass, and the tokens were deleted from {store}."
                     )
                 } else {
                     format!(
-                        "Signed out locally: the tokens were deleted from {store} (revoking them at AI Pass failed)."
+                        "Signed out locally: the tokens were deleted from {store}, but at AI Pass {report}."
                     )
                 };
                 println!("{outcome}"); // stdout-ok
@@ -225,6 +216,13 @@ pub fn status(settings: &Settings) -> ExitCode {
     run(async {
         let base_url = settings.base_url.as_str().trim_end_matches('/');
         println!("AI Pass: {base_url}"); // stdout-ok
+        if let Some(key) = config::api_key_from_env() {
+            println!("Using the developer API key from AIPASS_API_KEY (sign-in is not used)."); // stdout-ok
+            let provider: Arc<dyn TokenProvider> = Arc::new(StaticTokenProvider::new(Some(key)));
+            let api = ApiClient::new(ApiSettings::from_settings(settings, true), provider);
+            // The user profile is for OAuth tokens; a key shows the balance only.
+            return report_account(&api, false).await;
+        }
         if let Some(token) = config::access_token_from_env() {
             println!("{ENV_TOKEN_STATUS}"); // stdout-ok
             let provider: Arc<dyn TokenProvider> = Arc::new(StaticTokenProvider::new(Some(token)));
@@ -291,13 +289,19 @@ async fn report_account(api: &ApiClient, profile: bool) -> ExitCode {
             }
         }
     } else {
-        println!("Signed in (the profile:read scope was not granted, so the user is not shown)."); // stdout-ok
+        println!(
+            "Signed in (the user is not shown: no profile:read scope, or a developer API key)."
+        ); // stdout-ok
     }
     match api.usage_summary().await {
         Ok(usage) => {
-            let (left, budget, spent) =
-                (usage.remaining_budget, usage.max_budget, usage.total_cost);
-            println!("Balance: ${left:.2} left of ${budget:.2} (spent ${spent:.2})"); // stdout-ok
+            let spent = usage.total_cost;
+            match (usage.remaining_budget, usage.max_budget) {
+                (Some(left), Some(budget)) => {
+                    println!("Balance: ${left:.2} left of ${budget:.2} (spent ${spent:.2})"); // stdout-ok
+                }
+                _ => println!("Balance: no limit (spent ${spent:.2})"), // stdout-ok
+            }
         }
         Err(e) => {
             let balance_code = report_api_error("the balance", &e);
@@ -355,12 +359,7 @@ fn quiet_session(settings: &Settings) -> Arc<AuthSession> {
 }
 
 fn api_settings(settings: &Settings) -> ApiSettings {
-    let mut api = ApiSettings::new(settings.base_url.clone());
-    api.client_id = settings.client_id.clone();
-    api.connect_timeout = settings.connect_timeout;
-    api.request_timeout = settings.request_timeout;
-    api.max_retry_wait = settings.max_retry_wait;
-    api
+    ApiSettings::from_settings(settings, false)
 }
 
 fn api_client(settings: &Settings, session: Arc<AuthSession>) -> ApiClient {
