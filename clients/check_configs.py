@@ -211,7 +211,9 @@ class Runner:
         self.checks.check(f"{label}: command is inside the unpacked bundle", config is not None and config["command"].startswith(self.args.bundle_dir), config)
         if config:
             # Claude Desktop starts servers with cwd `/` and passes only the env it resolved.
-            env = self.host_env()
+            # No client id: the first call asks for the setup approval; nobody approves here,
+            # so a short login timeout ends it with auth_required (and the approval link).
+            env = self.host_env(AIPASS_LOGIN_TIMEOUT="3")
             env.update(config.get("env", {}))
             await self.run(f"{label} (folder only: no token, no client id)", config["command"], config.get("args", []), env, "/",
                            ("balance", {}, "error:auth_required"))
