@@ -102,9 +102,8 @@ pub fn logout(settings: &Settings, forget_client: bool) -> ExitCode {
         }
         match session.forget_client().await {
             Ok(true) => {
-                println!(
-                    "Removed the stored OAuth client id; the next sign-in asks you to approve the setup again."
-                ); // stdout-ok
+                let message = "Removed the stored OAuth client id; the next sign-in asks you to approve the setup again.";
+                println!("{message}"); // stdout-ok
                 ExitCode::SUCCESS
             }
             Ok(false) => {
@@ -160,9 +159,9 @@ async fn print_setup(mut setup: tokio::sync::watch::Receiver<Option<Shown>>) {
 async fn sign_out(settings: &Settings, session: &Arc<AuthSession>) -> ExitCode {
     {
         let Some(client) = session.client().await else {
-            println!(
-                "Not signed in, and no OAuth client is configured or stored; nothing to remove."
-            ); // stdout-ok
+            let message =
+                "Not signed in, and no OAuth client is configured or stored; nothing to remove.";
+            println!("{message}"); // stdout-ok
             return ExitCode::SUCCESS;
         };
         let held = session.current_tokens().await;
@@ -231,9 +230,8 @@ pub fn status(settings: &Settings) -> ExitCode {
         }
         let session = quiet_session(settings);
         let Some(client) = session.client().await else {
-            println!(
-                "OAuth client: none yet (the first sign-in creates one on your AI Pass account, after you approve it)"
-            ); // stdout-ok
+            let message = "OAuth client: none yet (the first sign-in creates one on your AI Pass account, after you approve it)";
+            println!("{message}"); // stdout-ok
             println!("{NOT_SIGNED_IN}"); // stdout-ok
             return ExitCode::FAILURE;
         };
@@ -289,9 +287,9 @@ async fn report_account(api: &ApiClient, profile: bool) -> ExitCode {
             }
         }
     } else {
-        println!(
-            "Signed in (the user is not shown: no profile:read scope, or a developer API key)."
-        ); // stdout-ok
+        let message =
+            "Signed in (the user is not shown: no profile:read scope, or a developer API key).";
+        println!("{message}"); // stdout-ok
     }
     match api.usage_summary().await {
         Ok(usage) => {
