@@ -43,6 +43,17 @@ pub fn remember(path: &Path, mime_type: &str) {
         .insert(uri, written);
 }
 
+/// Drops a file of a failed call before it is removed, so nothing later at that path is served.
+pub fn forget(path: &Path) {
+    let canonical = std::fs::canonicalize(path).ok();
+    let mut written = WRITTEN.lock().unwrap_or_else(PoisonError::into_inner);
+    for spelling in std::iter::once(path).chain(canonical.as_deref()) {
+        if let Some(uri) = uri_of(spelling) {
+            written.remove(&uri);
+        }
+    }
+}
+
 /// The recorded files that still exist, as resources.
 pub fn listed() -> Vec<Resource> {
     let written = WRITTEN.lock().unwrap_or_else(PoisonError::into_inner);
@@ -142,6 +153,17 @@ mod tests {
         // Deleted: refused and no longer listed.
         std::fs::remove_file(&kept).unwrap();
         assert!(read(&uri).is_err());
+    }
+
+    #[test]
+    fn a_forgotten_file_is_not_served_even_if_the_path_is_used_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let failed = dir.path().join("failed.png");
+        std::fs::write(&failed, b"from a failed call").unwrap();
+        remember(&failed, "image/png");
+        forget(&failed);
+        std::fs::write(&failed, b"someone else's file").unwrap();
+        assert!(read(&uri_of(&failed).unwrap()).is_err());
     }
 
     #[test]
