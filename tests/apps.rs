@@ -18,11 +18,13 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(60);
 const VIEW_URI: &str = "ui://aipass/media";
 const VIEW_MIME: &str = "text/html;profile=mcp-app";
-const MEDIA_TOOLS: [&str; 7] = [
+const VIEW_TOOLS: [&str; 9] = [
+    "balance",
     "edit_image",
     "generate_image",
     "generate_video",
     "get_video",
+    "list_models",
     "remix_video",
     "speak",
     "vary_image",
@@ -213,7 +215,7 @@ async fn with_ui_off_a_declaring_host_sees_exactly_what_a_plain_host_sees(era: E
     );
 }
 
-async fn declaring_hosts_get_the_view_and_the_media_tools_point_at_it(era: Era) {
+async fn declaring_hosts_get_the_view_and_the_view_tools_point_at_it(era: Era) {
     let fake = fake().await;
     let mut host = Host::start(&fake, era, ui_capabilities(), &[]).await;
     let capabilities = &host.hello["capabilities"];
@@ -231,7 +233,7 @@ async fn declaring_hosts_get_the_view_and_the_media_tools_point_at_it(era: Era) 
         let mut without_meta = tool.clone();
         let meta = without_meta.as_object_mut().unwrap().remove("_meta");
         assert_eq!(&without_meta, plain_tool, "{name} changed beyond _meta");
-        if MEDIA_TOOLS.contains(&name) {
+        if VIEW_TOOLS.contains(&name) {
             let meta = meta.unwrap_or_else(|| panic!("{name} has no _meta"));
             assert_eq!(meta["ui"]["resourceUri"], VIEW_URI, "{name}");
             assert_eq!(meta["ui"]["visibility"], json!(["model", "app"]), "{name}");
@@ -384,7 +386,7 @@ macro_rules! both_eras {
 both_eras!(
     plain_hosts_see_todays_catalogue_and_no_resources,
     with_ui_off_a_declaring_host_sees_exactly_what_a_plain_host_sees,
-    declaring_hosts_get_the_view_and_the_media_tools_point_at_it,
+    declaring_hosts_get_the_view_and_the_view_tools_point_at_it,
     the_view_reads_only_files_this_server_wrote_while_they_exist,
     results_are_the_same_for_declaring_and_plain_hosts,
 );

@@ -81,7 +81,7 @@ async function main() {
 
   const { tools } = await client.listTools();
   const pointing = tools.filter((t) => t._meta?.ui?.resourceUri === "ui://aipass/media").map((t) => t.name);
-  check("media tools point at ui://aipass/media", ["generate_image", "speak", "generate_video", "get_video"].every((n) => pointing.includes(n)), pointing.join(","));
+  check("media tools, list_models and balance point at ui://aipass/media", ["generate_image", "speak", "generate_video", "get_video", "list_models", "balance"].every((n) => pointing.includes(n)), pointing.join(","));
   check("other tools keep no _meta", tools.filter((t) => !pointing.includes(t.name)).every((t) => t._meta === undefined));
   const view = await client.readResource({ uri: "ui://aipass/media" });
   const html = view.contents[0].text;
@@ -125,7 +125,18 @@ async function main() {
   };
   const shot = async (id, name) => {
     if (!SHOTS) return;
-    await page.waitForTimeout(300);
+    // Wait for the host to apply the view's reported size (ui/notifications/size-changed).
+    // Chromium does not lay out an off-screen frame, so bring it into view first.
+    const element = await page.$(`#${id}`);
+    await element.scrollIntoViewIfNeeded();
+    const frame = await element.contentFrame();
+    for (let i = 0; i < 40; i++) {
+      const wanted = Math.min(await frame.evaluate(() => Math.ceil(document.body.getBoundingClientRect().height)), 900);
+      const has = await page.$eval(`#${id}`, (f) => f.clientHeight);
+      if (Math.abs(has - wanted) <= 2) break;
+      await page.waitForTimeout(100);
+    }
+    await page.waitForTimeout(200);
     await (await page.$(`#${id}`)).screenshot({ path: path.join(SHOTS, name) });
   };
 
@@ -187,11 +198,21 @@ async function main() {
     check("the pending video completes and plays", state.ready >= 2 && state.time > 0, JSON.stringify(state));
   }
 
+  // 5. The model list and the balance as compact tables.
+  {
+    const { frame, result } = await open("models", "light", "list_models", {});
+    const rows = await frame.$$eval("#records tr", (r) => r.length - 1);
+    const expected = Math.min(result.structuredContent.models.length, 300);
+    check("list_models shows one table row per model", rows === expected && rows > 0, `${rows} of ${expected}`);
+    await shot("models", "apps-models.png");
+    const balance = await open("balance", "dark", "balance", {});
+    const text = await balance.frame.textContent("#values");
+    check("balance shows its figures in a table", text.includes("remaining budget"), text);
+    await shot("balance", "apps-balance.png");
+  }
+
   check("files came through resources/read", calls.filter((c) => c.method === "resources/read").length >= 5);
   check("no view or page reached the network", outside.length === 0, outside.join(" "));
-  if (SHOTS) {
-    await page.screenshot({ path: path.join(SHOTS, "apps-host-page.png"), fullPage: true });
-  }
 }
 
 try {

@@ -20,8 +20,11 @@ pub const VIEW_MIME: &str = "text/html;profile=mcp-app";
 /// The view: one self-contained file, no network.
 pub const VIEW_HTML: &str = include_str!("media.html");
 
-/// Tools whose results the view shows: the media ones. Others keep plain results.
-const VIEW_TOOLS: [&str; 7] = [
+/// Tools whose results the view shows: the media ones, and the model list and balance as
+/// compact tables. The others keep plain results.
+const VIEW_TOOLS: [&str; 9] = [
+    "list_models",
+    "balance",
     "generate_image",
     "edit_image",
     "vary_image",
