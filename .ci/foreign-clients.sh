@@ -26,29 +26,9 @@ mkdir -p "$T"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
-PASSED=0
-FAILED=0
-FAILURES=()
-# step NAME COMMAND...: runs one check, its output indented, and counts it.
-step() {
-  local name=$1 t0
-  shift
-  t0=$(date +%s)
-  echo "== $name"
-  if "$@" 2>&1 | sed 's/^/   /'; then
-    PASSED=$((PASSED + 1))
-    echo "   -> ok ($(($(date +%s) - t0)) s): $name"
-  else
-    FAILED=$((FAILED + 1))
-    FAILURES+=("$name")
-    echo "   -> FAILED ($(($(date +%s) - t0)) s): $name"
-  fi
-}
-die() {
-  echo "error: $*" >&2
-  echo "foreign clients: $PASSED passed, $((FAILED + 1)) failed (setup: $*)"
-  exit 1
-}
+SUITE="foreign clients"
+# shellcheck source=steps.sh
+source .ci/steps.sh
 
 # --- build ---------------------------------------------------------------------------------------
 echo "== building aipass-mcp ($PROFILE) and aipass-fake"
@@ -93,22 +73,12 @@ INSPECTOR1_DIR=$NM/@modelcontextprotocol/inspector-cli/build
 echo "   mcpb $("${MCPB[@]}" --version), Inspector $("${INSPECTOR2[@]}" --version 2>/dev/null | tail -1) on Node $("$NODE22" --version), inspector-cli 1.x on Node $(node --version)"
 
 # --- the fake AI Pass ----------------------------------------------------------------------------
-# A coprocess: its stdin stays open while this script runs, and the fake exits when it closes.
-coproc FAKE { exec "$FAKE_BIN" --port 0 2>"$T/fake.log"; }
-FAKE_PID=$FAKE_PID
+start_fake "$FAKE_BIN" "$T/fake.log" "$PY"
 cleanup() {
   kill "$FAKE_PID" 2>/dev/null
   wait "$FAKE_PID" 2>/dev/null
 }
 trap cleanup EXIT
-read -r -t 60 BASE <&"${FAKE[0]}" || die "the fake printed no base URL (see $T/fake.log)"
-TOKEN=$("$PY" - "$BASE" <<'EOF'
-import json, sys, urllib.request
-req = urllib.request.Request(sys.argv[1] + "/_fake/token", data=json.dumps({"scope": "api:access profile:read"}).encode(),
-                             headers={"Content-Type": "application/json"})
-print(json.load(urllib.request.urlopen(req, timeout=10))["access_token"])
-EOF
-) || die "no token from $BASE/_fake/token"
 echo "== fake AI Pass at $BASE (pid $FAKE_PID)"
 
 # --- 1. MCP Bundle: validate, pack, unpack -------------------------------------------------------

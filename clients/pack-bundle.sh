@@ -7,6 +7,8 @@
 #   AIPASS_BINARY  use this binary instead of building one
 #   MCPB           the MCPB CLI command (default: npx --yes @anthropic-ai/mcpb@2.1.2)
 #   OUT_DIR        where the bundle goes (default: target/bundle)
+#   BUNDLE_PLATFORM, BUNDLE_ARCH  the binary's platform (linux, darwin, win32) and arch, when it
+#                  is not this machine's (dist/release.sh packs every target's bundle on one machine)
 # The last line printed is the bundle's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,13 +18,13 @@ read -r -a MCPB_CMD <<<"${MCPB:-npx --yes @anthropic-ai/mcpb@$MCPB_VERSION}"
 OUT_DIR=${OUT_DIR:-target/bundle}
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-case "$(uname -s)" in
-  Linux) PLATFORM=linux EXE= ;;
-  Darwin) PLATFORM=darwin EXE= ;;
-  MINGW* | MSYS* | CYGWIN*) PLATFORM=win32 EXE=.exe ;;
-  *) echo "error: unsupported OS $(uname -s)" >&2; exit 1 ;;
+case "${BUNDLE_PLATFORM:-$(uname -s)}" in
+  Linux | linux) PLATFORM=linux EXE= ;;
+  Darwin | darwin) PLATFORM=darwin EXE= ;;
+  MINGW* | MSYS* | CYGWIN* | win32) PLATFORM=win32 EXE=.exe ;;
+  *) echo "error: unsupported OS ${BUNDLE_PLATFORM:-$(uname -s)}" >&2; exit 1 ;;
 esac
-ARCH=$(uname -m)
+ARCH=${BUNDLE_ARCH:-$(uname -m)}
 
 BINARY=${AIPASS_BINARY:-}
 if [ -z "$BINARY" ]; then
@@ -44,7 +46,8 @@ node -e '
 cp assets/icon.png "$STAGE/assets/icon.png"
 cp "$BINARY" "$STAGE/server/aipass-mcp$EXE"
 # Debug symbols only make the download bigger (Linux only: stripping breaks macOS signatures).
-if [ "$PLATFORM" = linux ] && command -v strip >/dev/null; then strip "$STAGE/server/aipass-mcp"; fi
+# Another platform's binary comes stripped from dist/release.sh (this strip could not read it).
+if [ "$PLATFORM" = linux ] && [ -z "${BUNDLE_PLATFORM:-}" ] && command -v strip >/dev/null; then strip "$STAGE/server/aipass-mcp"; fi
 
 BUNDLE=$OUT_DIR/aipass-mcp-$VERSION-$PLATFORM-$ARCH.mcpb
 rm -f "$BUNDLE"

@@ -81,6 +81,16 @@ pub struct Settings {
     )]
     pub inline_budget: usize,
 
+    /// Base path of the model API on the origin; unset = `/v1`, falling back to the
+    /// `/oauth2/v1` alias (or `/apikey/v1` with an API key) on servers without `/v1`.
+    #[arg(long, env = "AIPASS_API_PATH", value_parser = parse_api_path, global = true)]
+    pub api_path: Option<String>,
+
+    /// Default models per need, tried before the built-in order: `chat=gpt-5-nano,image=imagen-4-ultra`
+    /// (needs: chat, vision, image, image_edit, variation, tts, transcription, embedding, video).
+    #[arg(long, env = "AIPASS_DEFAULT_MODELS", global = true)]
+    pub default_models: Option<String>,
+
     /// MCP Apps view for image, speech and video results in hosts that declare the extension:
     /// `auto` or `off` (plain results everywhere; see docs/apps.md).
     #[arg(long, env = "AIPASS_UI", value_enum, default_value_t = UiMode::Auto, global = true)]
@@ -184,6 +194,33 @@ pub fn access_token_from_env() -> Option<String> {
         .filter(|token| !token.is_empty())
 }
 
+/// The developer API key given in the environment, if any (AI Pass developer panel, API Keys).
+/// Like the access token it has no CLI flag, so it never shows in `ps`.
+pub fn api_key_from_env() -> Option<String> {
+    std::env::var("AIPASS_API_KEY")
+        .ok()
+        .map(|key| key.trim().to_owned())
+        .filter(|key| !key.is_empty())
+}
+
+/// `/v1`, `/oauth2/v1`, `/apikey/v1` or another plain path: `/`-separated segments, no `.`/`..`.
+fn parse_api_path(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let valid = value.starts_with('/')
+        && value.split('/').skip(1).all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        });
+    if !valid {
+        return Err("must be a path such as /v1 or /oauth2/v1".into());
+    }
+    Ok(value.to_string())
+}
+
 fn parse_origin(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -265,6 +302,24 @@ mod tests {
         assert!(parse_origin("https://aipass.one/oauth2/v1").is_err());
         assert!(parse_origin("ftp://aipass.one").is_err());
         assert!(parse_origin("aipass.one").is_err());
+    }
+
+    #[test]
+    fn api_path_is_a_plain_path() {
+        assert_eq!(parse_api_path("/v1").unwrap(), "/v1");
+        assert_eq!(parse_api_path(" /oauth2/v1 ").unwrap(), "/oauth2/v1");
+        for bad in [
+            "v1",
+            "/",
+            "/v1/",
+            "//v1",
+            "/../v1",
+            "/v1?x=1",
+            "/v 1",
+            "https://x/v1",
+        ] {
+            assert!(parse_api_path(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

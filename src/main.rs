@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use aipass_mcp::api::{ApiClient, ApiSettings};
 use aipass_mcp::auth;
 use aipass_mcp::config::Settings;
+use aipass_mcp::models::ModelPreferences;
 use aipass_mcp::server::{AipassServer, serve_stdio};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -15,7 +16,8 @@ use tracing_subscriber::EnvFilter;
     version,
     about = "MCP server for AI Pass: chat, vision, images, speech, transcription and embeddings from one account",
     after_help = "Settings can also be given as environment variables (shown in brackets). \
-                  AIPASS_ACCESS_TOKEN, when set, is used as the bearer token."
+                  AIPASS_API_KEY (a developer API key) or AIPASS_ACCESS_TOKEN, when set, is used as \
+                  the bearer token instead of browser sign-in."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -28,11 +30,18 @@ struct Cli {
 enum Command {
     /// Run the MCP server on stdin/stdout (the default).
     Serve,
-    /// Sign in to AI Pass in the browser and store the tokens.
+    /// Sign in to AI Pass in the browser and store the tokens (on first run, after approving
+    /// that aipass-mcp creates its OAuth client on your account).
     Login,
     /// Revoke the stored tokens at AI Pass and delete them.
-    Logout,
-    /// Show whether you are signed in, as whom, the token store and the balance.
+    Logout {
+        /// Also remove the OAuth client id aipass-mcp created and stored on first run (the
+        /// next sign-in asks for the setup approval again).
+        #[arg(long)]
+        forget_client: bool,
+    },
+    /// Show whether you are signed in, as whom, which OAuth client and where it came from, the
+    /// token store and the balance.
     Status,
     /// Print the tool catalogue (the exact tools/list result) as JSON.
     Tools {
@@ -68,7 +77,7 @@ fn main() -> ExitCode {
         Command::Tools { markdown } => print_catalogue(markdown),
         Command::Serve => run_server(cli.settings),
         Command::Login => auth::cli::login(&cli.settings),
-        Command::Logout => auth::cli::logout(&cli.settings),
+        Command::Logout { forget_client } => auth::cli::logout(&cli.settings, forget_client),
         Command::Status => auth::cli::status(&cli.settings),
     }
 }
@@ -126,15 +135,21 @@ fn run_server(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut api_settings = ApiSettings::new(settings.base_url.clone());
-    api_settings.client_id = settings.client_id.clone();
-    api_settings.connect_timeout = settings.connect_timeout;
-    api_settings.request_timeout = settings.request_timeout;
-    api_settings.max_retry_wait = settings.max_retry_wait;
-    // AIPASS_ACCESS_TOKEN when set, else sign-in on first use (no I/O until a call needs it).
+    let preferences =
+        match ModelPreferences::parse(settings.default_models.as_deref().unwrap_or("")) {
+            Ok(preferences) => preferences,
+            Err(e) => {
+                eprintln!("error: invalid value for AIPASS_DEFAULT_MODELS: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    // AIPASS_API_KEY or AIPASS_ACCESS_TOKEN when set, else sign-in on first use (no I/O until a
+    // call needs it).
     let source = auth::token_source(&settings);
+    let api_settings = ApiSettings::from_settings(&settings, source.is_api_key());
     let api = ApiClient::new(api_settings, source.provider());
     let mut server = AipassServer::new(api, settings.default_output_dir())
+        .with_model_preferences(preferences)
         .with_preview_budget(settings.preview_budget())
         .with_local_urls(settings.allow_local_urls.clone())
         .with_allowed_dirs(settings.allowed_dirs())

@@ -22,7 +22,7 @@ pub const MAX_AUDIO_BYTES: u64 = 25 * 1024 * 1024;
 pub const VISION_TARGET_BYTES: usize = 800 * 1024;
 
 /// Accepts base64 with or without `=` padding (agents write both).
-const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -165,7 +165,7 @@ async fn read_file(path: &Path, max_bytes: u64) -> ToolResult<Vec<u8>> {
     Ok(bytes)
 }
 
-fn decode_data_uri(rest: &str) -> ToolResult<Vec<u8>> {
+pub(crate) fn decode_data_uri(rest: &str) -> ToolResult<Vec<u8>> {
     let (header, data) = rest
         .split_once(',')
         .ok_or_else(|| ToolError::invalid_input("a data: URI needs a comma before its data"))?;

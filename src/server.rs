@@ -91,6 +91,14 @@ impl AipassServer {
         }
     }
 
+    /// Puts the user's default models (AIPASS_DEFAULT_MODELS) before the built-in order.
+    pub fn with_model_preferences(mut self, preferences: crate::models::ModelPreferences) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.models = ModelCatalog::with_preferences(state.api.clone(), preferences);
+        }
+        self
+    }
+
     /// Sets the inline preview budget (AIPASS_INLINE, AIPASS_INLINE_BUDGET). Call before serving.
     pub fn with_preview_budget(mut self, bytes: usize) -> Self {
         if let Some(state) = Arc::get_mut(&mut self.state) {

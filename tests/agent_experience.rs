@@ -67,7 +67,7 @@ async fn cancelling_a_chat_closes_the_upstream_stream(era: Era) {
 async fn a_cancelled_image_call_writes_nothing(era: Era) {
     let s = start(era).await;
     s.fake.inject_fault(Fault {
-        path: Some("/oauth2/v1/images/generations".into()),
+        path: Some("/v1/images/generations".into()),
         method: None,
         count: 1,
         kind: FaultKind::Delay { ms: 2000 },

@@ -384,7 +384,7 @@ async fn concurrent_calls_share_one_elicitation() {
         let calls = futures::future::join_all((0..5).map(|i| {
             server.call(
                 "chat",
-                json!({"prompt": format!("hi {i}"), "model": "gpt-4o"}),
+                json!({"prompt": format!("hi {i}"), "model": "gpt-5-nano"}),
             )
         }));
         tokio::pin!(calls);
@@ -420,7 +420,7 @@ async fn concurrent_calls_share_one_elicitation() {
         for result in &results {
             assert_ne!(result.is_error, Some(true), "{}", text(result));
             assert!(
-                text(result).contains("Echo from gpt-4o"),
+                text(result).contains("Echo from gpt-5-nano"),
                 "{}",
                 text(result)
             );
@@ -569,4 +569,29 @@ async fn the_start_link_works_once_and_only_with_its_nonce() {
         assert!(http.get(&link).send().await.is_err());
     }
     server.stop().await;
+}
+
+/// First run without a client id: the host is asked to open the setup approval page, then the
+/// sign-in link, and no browser tab is opened besides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_the_host_shows_the_approval_then_the_sign_in() {
+    let env = Env::new().await;
+    let host = Host::new(true, Reply::AcceptAndOpen);
+    let hosted = Hosted {
+        server: env
+            .server_for(host.clone(), &[], &["AIPASS_CLIENT_ID"], Era::Initialize)
+            .await,
+        largest_result: Mutex::new(0),
+    };
+    hosted.balance_ok().await;
+    let asked = host.asked();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked.iter().all(|a| a.mode_url));
+    let approval = format!("{}/device?user_code=", env.fake.base_url());
+    assert!(asked[0].url.starts_with(&approval), "{asked:?}");
+    assert!(asked[1].url.starts_with(&env.link_prefix()), "{asked:?}");
+    assert_ne!(asked[0].id, asked[1].id);
+    assert!(env.opened_urls().is_empty(), "no browser tab as well");
+    assert_eq!(env.fake.agent_auth_stats().clients_created, 1);
+    hosted.stop().await;
 }

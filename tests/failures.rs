@@ -126,7 +126,7 @@ async fn unknown_model_points_to_list_models(era: Era) {
 /// The 5xx, 429, budget and broken-answer cases are in tests/faults.rs (the fault matrix).
 async fn an_invalid_request_answer_is_invalid_input(era: Era) {
     let s = start(era).await;
-    s.fake.inject_fault(fault("/oauth2/v1/embeddings", FaultKind::Status {
+    s.fake.inject_fault(fault("/v1/embeddings", FaultKind::Status {
         status: 400,
         retry_after: None,
         body: Some(json!({"error": {"message": "input too long for this model", "type": "invalid_request_error"}})),

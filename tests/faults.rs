@@ -12,11 +12,11 @@ use aipass_fake::{Fault, FaultKind};
 use common::{Era, Options, Session, start_with};
 use serde_json::{Value, json};
 
-const MODELS: &str = "GET /oauth2/v1/models";
+const MODELS: &str = "GET /v1/models";
 const USAGE: &str = "GET /api/v1/usage/me/summary";
-const CHAT: &str = "POST /oauth2/v1/chat/completions";
-const IMAGES: &str = "POST /oauth2/v1/images/generations";
-const EMBED: &str = "POST /oauth2/v1/embeddings";
+const CHAT: &str = "POST /v1/chat/completions";
+const IMAGES: &str = "POST /v1/images/generations";
+const EMBED: &str = "POST /v1/embeddings";
 
 const CHARGED: &str = "may have been charged";
 /// Over the client's 64 MiB response cap.

@@ -141,7 +141,7 @@ async fn cancelled_calls_leave_no_file_and_no_temp_file() {
     let dir = s.output.path().join("cancelled");
     const CANCELLED: u32 = 5;
     s.fake.inject_fault(Fault {
-        path: Some("/oauth2/v1/images/generations".into()),
+        path: Some("/v1/images/generations".into()),
         method: None,
         count: CANCELLED,
         kind: FaultKind::Delay { ms: 1500 },

@@ -38,7 +38,7 @@ fn text() -> impl Strategy<Value = String> {
             "file:///etc/passwd".to_string(),
             "ftp://127.0.0.1/x".to_string(),
             "gpt-5-mini".to_string(),
-            "imagen4/preview/ultra".to_string(),
+            "imagen-4-ultra".to_string(),
             "1024x1024".to_string(),
             "64x64".to_string(),
             String::new(),

@@ -48,7 +48,7 @@ async fn mixed_call(server: &Server, i: usize, png: &str, clip: &str) -> &'stati
                 .iter()
                 .map(|m| m["id"].as_str().unwrap())
                 .collect();
-            assert_eq!(ids, ["tts-1", "tts-1-hd"], "{out}");
+            assert_eq!(ids, ["gpt-4o-mini-tts", "tts-1"], "{out}");
             "list_models"
         }
         1 => {
@@ -63,8 +63,13 @@ async fn mixed_call(server: &Server, i: usize, png: &str, clip: &str) -> &'stati
         }
         2 => {
             let prompt = format!("Load test message {i}");
-            let out = ok(server, "chat", json!({"prompt": prompt, "model": "gpt-4o"})).await;
-            assert_eq!(out["text"], format!("Echo from gpt-4o: {prompt}"));
+            let out = ok(
+                server,
+                "chat",
+                json!({"prompt": prompt, "model": "gpt-5-nano"}),
+            )
+            .await;
+            assert_eq!(out["text"], format!("Echo from gpt-5-nano: {prompt}"));
             "chat"
         }
         3 => {
@@ -126,12 +131,12 @@ async fn mixed_call(server: &Server, i: usize, png: &str, clip: &str) -> &'stati
             let out = ok(
                 server,
                 "chat",
-                json!({"prompt": format!("Which image? {i}"), "model": "claude-sonnet-4-5", "images": [png]}),
+                json!({"prompt": format!("Which image? {i}"), "model": "claude-haiku-4-5", "images": [png]}),
             )
             .await;
             let reply = out["text"].as_str().unwrap();
             assert!(
-                reply.starts_with(&format!("Echo from claude-sonnet-4-5: Which image? {i}")),
+                reply.starts_with(&format!("Echo from claude-haiku-4-5: Which image? {i}")),
                 "{reply}"
             );
             assert!(reply.contains("saw 1 image(s): png 40x30"), "{reply}");
@@ -172,12 +177,12 @@ async fn two_hundred_concurrent_mixed_calls_all_complete_correctly() {
     // Each call reached AI Pass once: nothing lost, nothing sent twice.
     let after = env.fake.stats().requests;
     let sent = |key: &str| after.get(key).unwrap_or(&0) - before.get(key).unwrap_or(&0);
-    assert_eq!(sent("POST /oauth2/v1/chat/completions"), 40);
-    assert_eq!(sent("POST /oauth2/v1/embeddings"), 20);
-    assert_eq!(sent("POST /oauth2/v1/images/generations"), 20);
-    assert_eq!(sent("POST /oauth2/v1/audio/speech"), 20);
-    assert_eq!(sent("POST /oauth2/v1/audio/transcriptions"), 20);
-    assert_eq!(sent("POST /oauth2/v1/images/variations"), 20);
+    assert_eq!(sent("POST /v1/chat/completions"), 40);
+    assert_eq!(sent("POST /v1/embeddings"), 20);
+    assert_eq!(sent("POST /v1/images/generations"), 20);
+    assert_eq!(sent("POST /v1/audio/speech"), 20);
+    assert_eq!(sent("POST /v1/audio/transcriptions"), 20);
+    assert_eq!(sent("POST /v1/images/variations"), 20);
     eprintln!(
         "load: {CALLS} concurrent calls ({by_tool:?}) in {:.2} s; server peak RSS {:.1} MiB",
         burst.as_secs_f64(),
@@ -197,14 +202,18 @@ async fn round_of_calls(server: &Server, process: usize, round: usize) {
     let prompt = format!("process {process} round {round}");
     let calls = async {
         tokio::join!(
-            ok(server, "chat", json!({"prompt": prompt, "model": "gpt-4o"})),
+            ok(
+                server,
+                "chat",
+                json!({"prompt": prompt, "model": "gpt-5-nano"})
+            ),
             ok(server, "balance", json!({"refresh": true})),
             ok(server, "whoami", json!({})),
             ok(server, "embed", json!({"input": prompt})),
         )
     };
     let (chat, balance, whoami, embed) = calls.await;
-    assert_eq!(chat["text"], format!("Echo from gpt-4o: {prompt}"));
+    assert_eq!(chat["text"], format!("Echo from gpt-5-nano: {prompt}"));
     assert_eq!(balance["max_budget"], 10.0);
     assert_eq!(whoami["sub"], "user_demo");
     assert_eq!(embed["count"], 1);
@@ -231,10 +240,10 @@ async fn five_processes_on_one_token_store_refresh_once_per_rotation() {
     let api_requests = || {
         let requests = env.fake.stats().requests;
         [
-            "POST /oauth2/v1/chat/completions",
+            "POST /v1/chat/completions",
             "GET /api/v1/usage/me/summary",
             "GET /oauth2/userinfo",
-            "POST /oauth2/v1/embeddings",
+            "POST /v1/embeddings",
         ]
         .iter()
         .map(|key| requests.get(*key).copied().unwrap_or(0))

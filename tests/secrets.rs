@@ -1,6 +1,7 @@
 //! No secret leaks: a whole session at the most verbose log level (sign-in, every tool, a
 //! refresh, upstream failures, then `status`, `logout`, `login`, `logout`) is searched for every
-//! access token, refresh token, authorization code and PKCE verifier the fake issued or received.
+//! access token, refresh token, authorization code and PKCE verifier the fake issued or received,
+//! and a first run without a client id for every `asg_` setup grant and device code (on disk too).
 //! The Debug output of every type that holds one of them is redacted.
 
 mod auth_common;
@@ -38,7 +39,7 @@ impl Seen {
                 panic!("{what} shows a secret ({secret})");
             }
             // A token cut short is still a leak of most of it.
-            for prefix in ["aipass_at_", "aipass_rt_"] {
+            for prefix in ["aipass_at_", "aipass_rt_", "asg_"] {
                 assert!(!text.contains(prefix), "{what} shows a {prefix}… token");
             }
         }
@@ -103,7 +104,7 @@ async fn call_every_tool_validly(
 ) -> Vec<&'static str> {
     ok(seen, server, "whoami", json!({})).await;
     ok(seen, server, "list_models", json!({})).await;
-    ok(seen, server, "list_models", json!({"id": "gpt-4o"})).await;
+    ok(seen, server, "list_models", json!({"id": "gpt-5-nano"})).await;
     ok(
         seen,
         server,
@@ -123,7 +124,7 @@ async fn call_every_tool_validly(
         seen,
         server,
         "generate_image",
-        json!({"prompt": "A fox by URL", "model": "fal-ai/flux/dev"}),
+        json!({"prompt": "A fox by URL", "model": "nano-banana-2"}),
     )
     .await;
     ok(
@@ -235,13 +236,13 @@ async fn a_full_session_at_trace_level_shows_no_secret() {
             retry_after: None,
             body: None,
         })
-        .on("POST", "/oauth2/v1/chat/completions")
+        .on("POST", "/v1/chat/completions")
         .times(10),
     );
     fails(&mut seen, &server, "chat", json!({"prompt": "fail"})).await;
     env.fake.inject_fault(
         Fault::new(FaultKind::Reset)
-            .on("POST", "/oauth2/v1/embeddings")
+            .on("POST", "/v1/embeddings")
             .times(10),
     );
     fails(&mut seen, &server, "embed", json!({"input": "fail"})).await;
@@ -312,6 +313,63 @@ async fn a_full_session_at_trace_level_shows_no_secret() {
         secrets.len(),
         seen.parts.len(),
         tools.len()
+    );
+    seen.assert_clean(&secrets);
+}
+
+/// First run with no client id, at trace level: the `asg_` setup grant and the device code never
+/// show in logs, results, CLI output or pages, and never reach a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_run_setup_shows_no_grant_and_writes_none() {
+    let mut env = Env::new().await;
+    env.log_level = "trace".into();
+    let browser = Browser::auto(&env);
+    let mut seen = Seen::default();
+    let no_client = [("AIPASS_CLIENT_ID", "")];
+    let server = env.server(&no_client).await;
+    ok(&mut seen, &server, BALANCE, json!({})).await;
+    assert_eq!(env.fake.agent_auth_stats().clients_created, 1, "set up");
+    seen.add("server stderr", server.stop().await);
+    // Once more through the terminal: forget the client, log in (a second setup), status.
+    for args in [
+        &["logout", "--forget-client"][..],
+        &["login"][..],
+        &["status"][..],
+    ] {
+        let run = env.cli(args, &no_client).await;
+        assert_eq!(run.code, Some(0), "{args:?}: {run:?}");
+        seen.add(format!("{args:?} stdout"), run.stdout);
+        seen.add(format!("{args:?} stderr"), run.stderr);
+    }
+    for visit in browser.wait_for_visits(4).await {
+        seen.add("the page the browser showed", visit.body);
+    }
+    // Every file the server and the CLI wrote (the token store holds OAuth tokens by design:
+    // the files are searched for the setup's secrets).
+    let mut files = Vec::new();
+    let mut folders = vec![env.dir.path().to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                files.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
+    let secrets = env.fake.issued_secrets();
+    let grants = secrets.iter().filter(|s| s.starts_with("asg_")).count();
+    let device_codes = secrets.iter().filter(|s| s.starts_with("dc_")).count();
+    assert_eq!(
+        (grants, device_codes),
+        (2, 2),
+        "both setups' grants and codes are checked"
+    );
+    assert_eq!(
+        env.fake.agent_auth_stats().sessions_revoked,
+        2,
+        "both grants revoked"
     );
     seen.assert_clean(&secrets);
 }

@@ -1,11 +1,13 @@
-//! Every tool, end to end: the real binary over stdio, in both protocol eras, against the fake.
+//! Every tool, end to end: the real binary over stdio, in both protocol eras, against the fake
+//! playing the seed document's AI Pass (prefixed ids, no metadata, only `/oauth2/v1`); `live.rs`
+//! runs every tool against the live-shaped fake.
 
 mod common;
 
-use common::{Era, Session, files, start, text};
+use common::{Era, Session, files, start_seed as start, text};
 use serde_json::{Value, json};
 
-async fn list_models_classifies_every_live_model(era: Era) {
+async fn list_models_classifies_every_seed_model(era: Era) {
     let s = start(era).await;
     let all = s.ok("list_models", json!({})).await;
     let models = all["models"].as_array().unwrap();
@@ -53,7 +55,7 @@ async fn list_models_classifies_every_live_model(era: Era) {
     let claude = s.ok("list_models", json!({"search": "CLAUDE"})).await;
     assert_eq!(
         claude["models"],
-        json!([{"id": "claude-sonnet-4-5", "capability": "chat"}])
+        json!([{"id": "claude-sonnet-4-5", "capability": "chat", "from_id": true}])
     );
 
     // The list is cached: three calls, one upstream request.
@@ -290,7 +292,7 @@ fn show(result: &rmcp::model::CallToolResult) -> String {
 }
 
 both_eras!(
-    list_models_classifies_every_live_model,
+    list_models_classifies_every_seed_model,
     chat_streams_a_reply_from_the_default_model,
     chat_takes_history_model_and_string_numbers,
     chat_sends_images_shrunk_for_vision,

@@ -1,5 +1,7 @@
 //! One version everywhere: `aipass-mcp --version`, the server info a client sees in both protocol
-//! eras, Cargo.toml and manifest.json (the Claude Desktop bundle) must all agree.
+//! eras, Cargo.toml, manifest.json (the Claude Desktop bundle), the npm launcher's package.json
+//! (and the platform packages it depends on), pyproject.toml (the wheel) and server.json (the
+//! MCP registry entry) must all agree.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -12,12 +14,17 @@ const BINARY: &str = env!("CARGO_BIN_EXE_aipass-mcp");
 /// `version = "…"` of the `[package]` table, read from Cargo.toml itself (not only through
 /// `CARGO_PKG_VERSION`, so the test also catches a file edited without a rebuild of this test).
 fn cargo_toml_version() -> String {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
-    let mut in_package = false;
+    toml_version("Cargo.toml", "[package]")
+}
+
+/// `version = "…"` of one table of a TOML file in the repository.
+fn toml_version(file: &str, table: &str) -> String {
+    let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut in_table = false;
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package && let Some(rest) = line.strip_prefix("version") {
+            in_table = line == table;
+        } else if in_table && let Some(rest) = line.strip_prefix("version") {
             let value = rest
                 .trim_start()
                 .strip_prefix('=')
@@ -26,7 +33,7 @@ fn cargo_toml_version() -> String {
             return value.trim_matches('"').to_string();
         }
     }
-    panic!("no version in the [package] table of Cargo.toml");
+    panic!("no version in the {table} table of {file}");
 }
 
 fn manifest_version() -> String {
@@ -37,6 +44,42 @@ fn manifest_version() -> String {
         .as_str()
         .expect("manifest.json has a version")
         .to_string()
+}
+
+fn repo_json(path: &str) -> Value {
+    let text = std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Every version the packages declare, each with where it was read, for one comparison.
+fn package_versions() -> Vec<(String, String)> {
+    let mut versions = Vec::new();
+    let launcher = repo_json("npm/aipass-mcp/package.json");
+    let text = |v: &Value| v.as_str().expect("a version string").to_string();
+    versions.push((
+        "npm/aipass-mcp/package.json version".into(),
+        text(&launcher["version"]),
+    ));
+    let platforms = launcher["optionalDependencies"]
+        .as_object()
+        .expect("the launcher has optionalDependencies");
+    assert_eq!(platforms.len(), 5, "one platform package per target");
+    for (name, version) in platforms {
+        versions.push((format!("npm optionalDependencies {name}"), text(version)));
+    }
+    versions.push((
+        "pyproject.toml [project] version".into(),
+        toml_version("pyproject.toml", "[project]"),
+    ));
+    let server = repo_json("server.json");
+    versions.push(("server.json version".into(), text(&server["version"])));
+    for package in server["packages"].as_array().expect("server.json packages") {
+        versions.push((
+            format!("server.json {} package", package["registryType"]),
+            text(&package["version"]),
+        ));
+    }
+    versions
 }
 
 /// Sends one request line to a fresh server and returns its answer to it.
@@ -87,6 +130,9 @@ fn version_flag_cargo_toml_manifest_and_server_info_agree() {
     );
 
     assert_eq!(manifest_version(), cargo, "manifest.json version");
+    for (place, version) in package_versions() {
+        assert_eq!(version, cargo, "{place}");
+    }
 
     let initialized = first_answer(json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",

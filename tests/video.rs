@@ -45,7 +45,11 @@ async fn a_pending_video_is_not_an_error_and_can_be_collected(era: Era) {
             json!({"prompt": "Slow clouds", "wait_seconds": 0}),
         )
         .await;
-    assert_eq!(out["status"], "queued");
+    assert_eq!(out["status"], "pending", "one vocabulary for agents");
+    assert_eq!(
+        out["upstream_status"], "queued",
+        "the service's own word beside it"
+    );
     assert_eq!(out["files"], json!([]));
     let video_id = out["video_id"].as_str().unwrap();
     let result = s.call("get_video", json!({"video_id": video_id})).await;
@@ -120,7 +124,7 @@ async fn cancelling_stops_polling_and_writes_nothing(era: Era) {
             .stats()
             .requests
             .iter()
-            .filter(|(k, _)| k.starts_with("GET /oauth2/v1/videos/"))
+            .filter(|(k, _)| k.starts_with("GET /v1/videos/"))
             .map(|(_, n)| *n)
             .sum()
     };
@@ -173,13 +177,14 @@ async fn whoami_shows_the_user_or_the_missing_scope(era: Era) {
 async fn list_models_shows_one_models_details(era: Era) {
     let s = start(era).await;
     let out = s
-        .ok("list_models", json!({"id": "fal-ai/nano-banana-2/edit"}))
+        .ok("list_models", json!({"id": "nano-banana-2-edit"}))
         .await;
     assert_eq!(
         out["models"],
-        json!([{"id": "fal-ai/nano-banana-2/edit", "capability": "image_edit"}])
+        json!([{"id": "nano-banana-2-edit", "capability": "image_edit", "type": "image", "methods": ["image_edit"], "capabilities": ["image_input", "multi_image"]}])
     );
-    assert_eq!(out["details"]["id"], "fal-ai/nano-banana-2/edit");
+    assert_eq!(out["details"]["id"], "nano-banana-2-edit");
+    assert_eq!(out["details"]["methods"], json!(["image_edit"]));
     let message = s.err("list_models", json!({"id": "no/such/model"})).await;
     assert!(message.starts_with("model_not_found:"), "{message}");
 }

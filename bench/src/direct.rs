@@ -75,13 +75,9 @@ impl Direct {
     /// Sends one request and reads the whole answer; returns the body size.
     pub async fn send(&self, endpoint: &Endpoint) -> DirectResult<usize> {
         let (path, accept, body) = match endpoint {
-            Endpoint::Embeddings(text) => (
-                "/oauth2/v1/embeddings",
-                "application/json",
-                embed_body(text),
-            ),
+            Endpoint::Embeddings(text) => ("/v1/embeddings", "application/json", embed_body(text)),
             Endpoint::Chat => (
-                "/oauth2/v1/chat/completions",
+                "/v1/chat/completions",
                 "text/event-stream",
                 self.chat_body.clone(),
             ),

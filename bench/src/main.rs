@@ -573,7 +573,7 @@ fn edit_peak(launch: &Launch, report: &mut Report) -> BenchResult<()> {
         &json!({
             "prompt": "make it blue",
             "images": [path],
-            "model": "fal-ai/nano-banana-2/edit",
+            "model": "nano-banana-2-edit",
             "size": "1024x1024",
         }),
     )?;
@@ -662,14 +662,14 @@ fn generate_peak(launch: &Launch, fake: &FakeServer, report: &mut Report) -> Ben
             retry_after: None,
             body: Some(body),
         })
-        .on("POST", "/oauth2/v1/images/generations"),
+        .on("POST", "/v1/images/generations"),
     );
     let (mut server, _) = Server::start(launch)?;
     std::thread::sleep(Duration::from_millis(50));
     let before_kb = server.status_kb("VmRSS")?;
     let (elapsed, structured) = server.call_tool(
         "generate_image",
-        &json!({"prompt": "noise", "model": "imagen4/preview/ultra"}),
+        &json!({"prompt": "noise", "model": "imagen-4-ultra"}),
     )?;
     let peak_kb = server.status_kb("VmHWM")?;
     let after_kb = server.status_kb("VmRSS")?;

@@ -24,13 +24,15 @@ fn round6(x: f64) -> f64 {
 
 pub(crate) async fn usage_summary(State(state): State<AppState>, caller: Caller) -> Json<Value> {
     caller.summarize(json!({}));
-    let (total, max, remaining) = state.budget.lock().unwrap().summary();
+    let budget = state.budget.lock().unwrap();
+    let (total, max, remaining) = budget.summary();
+    let limit = |usd: f64| (!budget.is_unlimited()).then(|| round6(usd));
     Json(json!({
         "success": true,
         "data": {
             "totalCost": round6(total),
-            "maxBudget": round6(max),
-            "remainingBudget": round6(remaining),
+            "maxBudget": limit(max),
+            "remainingBudget": limit(remaining),
         }
     }))
 }

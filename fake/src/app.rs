@@ -3,11 +3,13 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
+use crate::Catalogue;
 use crate::state::AppState;
 use crate::{
-    account, audio, chat, control, embeddings, gate, images, models, oauth, redirect, videos,
+    account, agent_auth, audio, chat, control, embeddings, gate, images, models, oauth, redirect,
+    videos,
 };
 
 /// Image edits, transcriptions and vision data URIs can be large.
@@ -26,6 +28,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/audio/transcriptions", post(audio::transcriptions))
         .route("/videos", post(videos::create))
         .route("/videos/{id}", get(videos::retrieve))
+        .route("/videos/{id}/status", get(videos::status))
         .route("/videos/{id}/content", get(videos::content))
         .route("/videos/{id}/remix", post(videos::remix));
 
@@ -40,11 +43,20 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/consent", post(control::consent))
         .route("/stream", post(control::stream))
         .route("/stats", get(control::stats))
+        .route("/device_user", post(control::device_user))
+        .route("/agent_auth", get(control::agent_auth_stats))
         .route("/requests", get(control::requests))
         .route("/files/{name}", get(control::file))
         .route("/redirect", get(redirect::redirect));
 
-    Router::new()
+    let router = match state.config.catalogue {
+        Catalogue::Live => Router::new()
+            .nest("/v1", api.clone())
+            .nest("/apikey/v1", api.clone())
+            .nest("/oauth2/v1", api),
+        Catalogue::Seed => Router::new().nest("/oauth2/v1", api),
+    };
+    router
         .route(
             "/.well-known/oauth-authorization-server",
             get(oauth::metadata),
@@ -54,7 +66,18 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/oauth2/revoke", post(oauth::revoke))
         .route("/oauth2/userinfo", get(account::userinfo))
         .route("/api/v1/usage/me/summary", get(account::usage_summary))
-        .nest("/oauth2/v1", api)
+        .route("/api/v1/agent-auth/device", post(agent_auth::device))
+        .route("/api/v1/agent-auth/token", post(agent_auth::token))
+        .route("/device", get(agent_auth::approval_page))
+        .route("/api/v1/agent-control/context", get(agent_auth::context))
+        .route(
+            "/api/v1/agent-control/oauth-clients/ensure",
+            post(agent_auth::ensure),
+        )
+        .route(
+            "/api/v1/agent-control/session",
+            delete(agent_auth::revoke_session),
+        )
         .nest("/_fake", control)
         .fallback(control::not_found)
         .method_not_allowed_fallback(control::method_not_allowed)

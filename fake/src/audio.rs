@@ -28,7 +28,14 @@ pub(crate) async fn speech(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let body = JsonBody::parse(&headers, &body)?;
+    let body = JsonBody::parse(&headers, &body)?.only(&[
+        "model",
+        "input",
+        "voice",
+        "response_format",
+        "speed",
+        "instructions",
+    ])?;
     let model = body.required_str("model")?.to_string();
     let input = body.required_str("input")?.to_string();
     let voice = body.required_str("voice")?.to_string();
@@ -39,7 +46,7 @@ pub(crate) async fn speech(
     caller.summarize(json!({
         "model": model, "input_chars": input.chars().count(), "voice": voice, "response_format": format,
     }));
-    models::check(&model, Kind::Speech)?;
+    models::check(&state, &model, Kind::Speech)?;
     if input.chars().count() > MAX_SPEECH_CHARS {
         return Err(ApiError::invalid(format!(
             "'input' is longer than {MAX_SPEECH_CHARS} characters"
@@ -81,8 +88,9 @@ pub(crate) async fn transcriptions(
     caller.summarize(json!({
         "model": model, "language": language,
         "bytes": file.as_ref().map(Bytes::len), "type": kind,
+        "response_format": form.text("response_format")?,
     }));
-    models::check(&model, Kind::Transcription)?;
+    models::check(&state, &model, Kind::Transcription)?;
     let Some(file) = file else {
         return Err(ApiError::missing("file"));
     };

@@ -64,6 +64,20 @@ impl FromRequestParts<AppState> for Caller {
             tokens.check_access(token)
         }
         .ok_or_else(ApiError::unauthorized)?;
+        // `/v1` tells the credential kind from the bearer; each alias takes only its own kind.
+        // Nested routers see the path without their prefix; the alias is in the original.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(parts.uri.path(), |uri| uri.0.path());
+        let wrong_kind = if info.api_key {
+            path.starts_with("/oauth2/")
+        } else {
+            path.starts_with("/apikey/")
+        };
+        if wrong_kind {
+            return Err(ApiError::unauthorized());
+        }
         let caller = Caller {
             token: info,
             summary: parts

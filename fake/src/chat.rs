@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -24,7 +24,6 @@ const COST: f64 = 0.002;
 const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
 /// Characters of reply text per SSE chunk.
 const CHUNK_CHARS: usize = 12;
-const PATH: &str = "/oauth2/v1/chat/completions";
 
 /// What the request's messages boil down to.
 #[derive(Default)]
@@ -156,10 +155,30 @@ fn read_image(at: &str, url: &str, conversation: &mut Conversation) -> Result<()
 pub(crate) async fn completions(
     State(state): State<AppState>,
     caller: Caller,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let body = JsonBody::parse(&headers, &body)?;
+    let body = JsonBody::parse(&headers, &body)?.only(&[
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "n",
+        "stop",
+        "stream",
+        "stream_options",
+        "presence_penalty",
+        "frequency_penalty",
+        "user",
+        "seed",
+        "tools",
+        "tool_choice",
+        "response_format",
+        "reasoning_effort",
+    ])?;
     let model = body.required_str("model")?.to_string();
     let stream = body.optional_bool("stream")?.unwrap_or(false);
     let max_tokens = match body.optional_u64("max_tokens")? {
@@ -177,7 +196,7 @@ pub(crate) async fn completions(
         })
     };
     caller.summarize(summary(&Conversation::default()));
-    models::check(&model, Kind::Chat)?;
+    models::check(&state, &model, Kind::Chat)?;
     let messages = body
         .get("messages")
         .ok_or_else(|| ApiError::missing("messages"))?;
@@ -233,7 +252,7 @@ pub(crate) async fn completions(
             "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
         });
         let usage = include_usage.then_some(usage);
-        stream_reply(&state, head, &reply, finish_reason, usage)
+        stream_reply(&state, uri.path(), head, &reply, finish_reason, usage)
     } else {
         axum::Json(json!({
             "id": id,
@@ -264,6 +283,7 @@ fn event(head: &Value, fields: Value) -> Bytes {
 
 fn stream_reply(
     state: &AppState,
+    path: &str,
     head: Value,
     reply: &str,
     finish_reason: &str,
@@ -295,10 +315,30 @@ fn stream_reply(
     }
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));
 
-    let drop_after = match state.take_fault(Method::POST.as_str(), PATH, |k| {
-        matches!(k, FaultKind::DropStream { .. })
-    }) {
+    let fault = state.take_fault(Method::POST.as_str(), path, |k| {
+        matches!(
+            k,
+            FaultKind::DropStream { .. } | FaultKind::StreamError { .. }
+        )
+    });
+    let drop_after = match fault {
         Some(FaultKind::DropStream { after_chunks }) => Some(after_chunks as usize),
+        Some(FaultKind::StreamError {
+            after_chunks,
+            event,
+            data,
+        }) => {
+            // The proxy's way: the error as an event of its own, then `[DONE]`.
+            let at = (after_chunks as usize).min(events.len());
+            events.truncate(at);
+            let line = match event {
+                Some(name) => format!("event: {name}\ndata: {data}\n\n"),
+                None => format!("data: {data}\n\n"),
+            };
+            events.push(Bytes::from(line));
+            events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+            None
+        }
         _ => None,
     };
     let delay: Duration = *state.stream_delay.lock().unwrap();

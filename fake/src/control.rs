@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::state::AppState;
-use crate::{Consent, RecordedRequest, Stats, TokenPair};
+use crate::{AgentAuthStats, Consent, DeviceUser, RecordedRequest, Stats, TokenPair};
 
 /// Parses a control body; an empty body means "all defaults".
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -117,11 +117,33 @@ pub(crate) async fn stats(State(state): State<AppState>) -> Json<Stats> {
     Json(state.stats.lock().unwrap().clone())
 }
 
+/// `POST /_fake/device_user` with a [`DeviceUser`] (missing fields take their defaults).
+pub(crate) async fn device_user(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let user: DeviceUser = parse(&body)?;
+    state.agent_auth.lock().unwrap().user = user;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn agent_auth_stats(State(state): State<AppState>) -> Json<AgentAuthStats> {
+    Json(state.agent_auth.lock().unwrap().stats.clone())
+}
+
 pub(crate) async fn requests(State(state): State<AppState>) -> Json<Vec<RecordedRequest>> {
     Json(state.requests.lock().unwrap().iter().cloned().collect())
 }
 
-pub(crate) async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+pub(crate) async fn file(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    // A CDN must never see the user's AI Pass token; count every time one arrives.
+    if headers.contains_key(header::AUTHORIZATION) {
+        state.stats.lock().unwrap().file_downloads_with_credentials += 1;
+    }
     match state.files.lock().unwrap().get(&name) {
         Some(data) => ([(header::CONTENT_TYPE, "image/png")], data).into_response(),
         None => ApiError::not_found(format!("No file named '{name}'")).into_response(),

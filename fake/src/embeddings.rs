@@ -74,9 +74,15 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let body = JsonBody::parse(&headers, &body)?;
+    let body = JsonBody::parse(&headers, &body)?.only(&[
+        "model",
+        "input",
+        "encoding_format",
+        "dimensions",
+        "user",
+    ])?;
     let model = body.required_str("model")?.to_string();
-    models::check(&model, Kind::Embedding)?;
+    models::check(&state, &model, Kind::Embedding)?;
     let inputs = read_inputs(body.get("input"))?;
     caller.summarize(json!({"model": model, "inputs": inputs.len()}));
     let native = native_dimensions(&model);

@@ -78,12 +78,22 @@ pub enum FaultKind {
         #[serde(default)]
         body: Option<serde_json::Value>,
     },
+    /// Answer with a redirect (`status` 301, 302, 303, 307 or 308) to `location`.
+    Redirect { status: u16, location: String },
     /// Wait this long, then answer normally.
     Delay { ms: u64 },
     /// Close the TCP connection (RST) without answering.
     Reset,
     /// Streaming chat only: send this many SSE chunks, then cut the connection (no `[DONE]`).
     DropStream { after_chunks: u32 },
+    /// Streaming chat only: send this many SSE chunks, then `data` as an error event (named
+    /// `event` when given, e.g. `error`), then `[DONE]`.
+    StreamError {
+        after_chunks: u32,
+        #[serde(default)]
+        event: Option<String>,
+        data: serde_json::Value,
+    },
     /// 200 `application/json` whose body is cut-off JSON.
     MalformedJson,
     /// 200 `text/html` (what a captive portal or gateway would send).
@@ -131,9 +141,11 @@ impl FaultKind {
     pub fn name(&self) -> &'static str {
         match self {
             FaultKind::Status { .. } => "status",
+            FaultKind::Redirect { .. } => "redirect",
             FaultKind::Delay { .. } => "delay",
             FaultKind::Reset => "reset",
             FaultKind::DropStream { .. } => "drop_stream",
+            FaultKind::StreamError { .. } => "stream_error",
             FaultKind::MalformedJson => "malformed_json",
             FaultKind::WrongContentType => "wrong_content_type",
             FaultKind::Oversized { .. } => "oversized",
@@ -186,6 +198,17 @@ pub(crate) fn canned_response(state: &AppState, kind: &FaultKind) -> Response {
             }
             response
         }
+        FaultKind::Redirect { status, location } => {
+            let status = StatusCode::from_u16(*status)
+                .ok()
+                .filter(StatusCode::is_redirection)
+                .unwrap_or(StatusCode::TEMPORARY_REDIRECT);
+            let mut response = status.into_response();
+            if let Ok(value) = HeaderValue::from_str(location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            response
+        }
         FaultKind::MalformedJson => (
             [(header::CONTENT_TYPE, "application/json")],
             r#"{"choices": ["#,
@@ -199,9 +222,10 @@ pub(crate) fn canned_response(state: &AppState, kind: &FaultKind) -> Response {
         FaultKind::Oversized { bytes } => oversized(state, *bytes),
         // Delay, Reset and DropStream change how a real answer is delivered; the gate and the
         // chat handler deal with them.
-        FaultKind::Delay { .. } | FaultKind::Reset | FaultKind::DropStream { .. } => {
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+        FaultKind::Delay { .. }
+        | FaultKind::Reset
+        | FaultKind::DropStream { .. }
+        | FaultKind::StreamError { .. } => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

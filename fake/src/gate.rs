@@ -63,7 +63,10 @@ pub(crate) async fn gate(
 
     // DropStream is left for the chat handler: only a streaming answer can be dropped mid-way.
     let fault = state.take_fault(&method, &path, |kind| {
-        !matches!(kind, FaultKind::DropStream { .. })
+        !matches!(
+            kind,
+            FaultKind::DropStream { .. } | FaultKind::StreamError { .. }
+        )
     });
     match &fault {
         None => {}

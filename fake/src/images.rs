@@ -6,16 +6,17 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::HeaderMap;
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use crate::Catalogue;
 use crate::caller::Caller;
 use crate::chat::unix_now;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Form, JsonBody};
 use crate::media::{ImageInfo, parse_size, render_png, seed};
-use crate::models::{self, Kind};
+use crate::models::{self, ImageAnswer, Kind};
 use crate::state::AppState;
 
 const GENERATION_COST: f64 = 0.04;
@@ -24,15 +25,23 @@ const VARIATION_COST: f64 = 0.04;
 const MAX_EDIT_IMAGES: usize = 16;
 const DEFAULT_VARIATION_MODEL: &str = "openai/gpt-image-2";
 
+/// How one answer carries its images.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
     Url,
+    ForeignUrl,
+    DataUrl,
     Base64,
+    UnpaddedBase64,
 }
 
-/// `response_format` must be valid, but only `openai/*` honours it: `imagen4/*` always returns
-/// base64 and `fal-ai/*` always URLs.
-fn output_format(model: &str, requested: Option<&str>) -> Result<Format, ApiError> {
+/// `response_format` must be valid, but many providers ignore it (as the API documentation
+/// warns): each catalogue entry says how its model answers.
+fn output_format(
+    state: &AppState,
+    model: &str,
+    requested: Option<&str>,
+) -> Result<Format, ApiError> {
     let requested = match requested {
         None | Some("url") => Format::Url,
         Some("b64_json") => Format::Base64,
@@ -42,12 +51,14 @@ fn output_format(model: &str, requested: Option<&str>) -> Result<Format, ApiErro
             )));
         }
     };
-    Ok(if model.starts_with("imagen4/") {
-        Format::Base64
-    } else if model.starts_with("fal-ai/") {
-        Format::Url
-    } else {
-        requested
+    let answer = models::find(state, model).map_or(ImageAnswer::AsAsked, |m| m.image_answer);
+    Ok(match answer {
+        ImageAnswer::AsAsked => requested,
+        ImageAnswer::AlwaysUrl => Format::Url,
+        ImageAnswer::ForeignUrl => Format::ForeignUrl,
+        ImageAnswer::DataUrl => Format::DataUrl,
+        ImageAnswer::AlwaysBase64 => Format::Base64,
+        ImageAnswer::UnpaddedBase64 => Format::UnpaddedBase64,
     })
 }
 
@@ -89,7 +100,14 @@ async fn render(state: &AppState, out: Output) -> ApiResult<Json<Value>> {
         .into_iter()
         .map(|png| match format {
             Format::Base64 => json!({"b64_json": STANDARD.encode(&png), "revised_prompt": prompt}),
+            Format::UnpaddedBase64 => {
+                json!({"b64_json": STANDARD_NO_PAD.encode(&png), "revised_prompt": prompt})
+            }
             Format::Url => json!({"url": state.store_file("png", png), "revised_prompt": prompt}),
+            Format::ForeignUrl => json!({"url": state.store_foreign_file("png", png)}),
+            Format::DataUrl => {
+                json!({"url": format!("data:image/png;base64,{}", STANDARD.encode(&png))})
+            }
         })
         .collect();
     Ok(Json(json!({"created": unix_now(), "data": data})))
@@ -101,7 +119,16 @@ pub(crate) async fn generations(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let body = JsonBody::parse(&headers, &body)?;
+    let body = JsonBody::parse(&headers, &body)?.only(&[
+        "model",
+        "prompt",
+        "size",
+        "n",
+        "response_format",
+        "quality",
+        "style",
+        "user",
+    ])?;
     let model = body.required_str("model")?.to_string();
     let prompt = body.required_str("prompt")?.to_string();
     let size_text = body
@@ -114,10 +141,10 @@ pub(crate) async fn generations(
         "model": model, "prompt": prompt, "n": n.unwrap_or(1),
         "size": size_text, "response_format": response_format,
     }));
-    models::check(&model, Kind::ImageGeneration)?;
+    models::check(&state, &model, Kind::ImageGeneration)?;
     let size = parse_size("size", &size_text)?;
     let n = check_n(n)?;
-    let format = output_format(&model, response_format.as_deref())?;
+    let format = output_format(&state, &model, response_format.as_deref())?;
 
     let charge = state.reserve(GENERATION_COST * n as f64)?;
     let response = render(
@@ -137,6 +164,7 @@ pub(crate) async fn generations(
 
 /// `size`, `n` and `response_format` as the two multipart endpoints take them.
 fn form_options(
+    state: &AppState,
     form: &Form,
     model: &str,
     default_size: (u32, u32),
@@ -147,7 +175,7 @@ fn form_options(
         // Follow the input, within what the renderer will produce.
         None => (default_size.0.clamp(1, 4096), default_size.1.clamp(1, 4096)),
     };
-    let format = output_format(model, form.text("response_format")?.as_deref())?;
+    let format = output_format(state, model, form.text("response_format")?.as_deref())?;
     Ok((n, size, format))
 }
 
@@ -178,7 +206,7 @@ pub(crate) async fn edits(
         "image_types": images.iter().map(|i| i.kind.name()).collect::<Vec<_>>(),
         "image_bytes": parts.iter().map(|p| p.data.len()).collect::<Vec<_>>(),
     }));
-    models::check(&model, Kind::ImageEdit)?;
+    models::check(&state, &model, Kind::ImageEdit)?;
     if parts.is_empty() {
         return Err(ApiError::missing("image"));
     }
@@ -192,7 +220,7 @@ pub(crate) async fn edits(
         return Err(problem);
     }
     let first = &images[0];
-    let (n, size, format) = form_options(&form, &model, (first.width, first.height))?;
+    let (n, size, format) = form_options(&state, &form, &model, (first.width, first.height))?;
 
     let charge = state.reserve(EDIT_COST * n as f64)?;
     let response = render(
@@ -216,17 +244,19 @@ pub(crate) async fn variations(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
     let form = Form::read(multipart).await?;
-    let model = form
-        .text("model")?
-        .filter(|m| !m.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_VARIATION_MODEL.to_string());
+    // The seed's server filled in a model; the live proxy routes by model, so it needs one.
+    let model = match form.text("model")?.filter(|m| !m.trim().is_empty()) {
+        Some(model) => model,
+        None if state.config.catalogue == Catalogue::Seed => DEFAULT_VARIATION_MODEL.to_string(),
+        None => return Err(ApiError::missing("model")),
+    };
     let parts = form.all("image");
     caller.summarize(json!({
         "model": model,
         "image_count": parts.len(),
         "image_bytes": parts.iter().map(|p| p.data.len()).collect::<Vec<_>>(),
     }));
-    models::check(&model, Kind::ImageGeneration)?;
+    models::check_variation(&state, &model)?;
     let part = match parts.as_slice() {
         [] => return Err(ApiError::missing("image")),
         [part] => part,
@@ -234,7 +264,7 @@ pub(crate) async fn variations(
     };
     let name = part.file_name.as_deref().unwrap_or("unnamed");
     let info = ImageInfo::inspect(&part.data, &format!("image ('{name}')"))?;
-    let (n, size, format) = form_options(&form, &model, (info.width, info.height))?;
+    let (n, size, format) = form_options(&state, &form, &model, (info.width, info.height))?;
 
     let charge = state.reserve(VARIATION_COST * n as f64)?;
     let prompt = format!("variation of a {}", info.describe());

@@ -31,6 +31,17 @@ impl JsonBody {
         }
     }
 
+    /// Refuses a field outside `known` (OpenAI's parameters for the endpoint), as the proxy does
+    /// for parameters no provider takes, so a misspelled field fails instead of being ignored.
+    pub fn only(self, known: &[&str]) -> Result<JsonBody, ApiError> {
+        match self.0.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(unknown) => Err(ApiError::invalid(format!(
+                "Unrecognized request argument supplied: {unknown}"
+            ))),
+            None => Ok(self),
+        }
+    }
+
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.0.get(field).filter(|v| !v.is_null())
     }

@@ -1,9 +1,11 @@
-//! aipass-fake: a strict, in-memory fake of the AI Pass REST API (OAuth2 + PKCE and the `/oauth2/v1` proxy).
+//! aipass-fake: a strict, in-memory fake of the AI Pass REST API (OAuth2 + PKCE, the
+//! device-approved client setup, and the `/oauth2/v1` proxy).
 //!
 //! Start it with [`FakeServer::start`], point a client at [`FakeServer::base_url`], and steer it
 //! (tokens, budget, consent, faults) through the methods on [`FakeServer`] or over HTTP under `/_fake`.
 
 mod account;
+mod agent_auth;
 mod app;
 mod audio;
 mod audio_files;
@@ -32,6 +34,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use agent_auth::{DeviceAnswer, DeviceUser};
 pub use faults::{Fault, FaultKind};
 pub use tokens::pkce_challenge;
 
@@ -44,6 +47,19 @@ pub struct FakeConfig {
     pub access_token_ttl: Duration,
     /// Budget in USD the user starts with.
     pub max_budget: f64,
+    /// Which service the fake plays: today's live one (the default) or the seed document's.
+    pub catalogue: Catalogue,
+}
+
+/// Which AI Pass the fake behaves like.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Catalogue {
+    /// The live service: provider-neutral ids with `type`/`methods`/`capabilities`, the model
+    /// API on `/v1` (with the `/oauth2/v1` and `/apikey/v1` aliases), `400` for unknown models.
+    #[default]
+    Live,
+    /// The seed document: prefixed ids, no metadata, plain id arrays, only `/oauth2/v1`, `404`.
+    Seed,
 }
 
 /// One registered OAuth client.
@@ -64,6 +80,7 @@ impl Default for FakeConfig {
             }],
             access_token_ttl: Duration::from_secs(3600),
             max_budget: 10.0,
+            catalogue: Catalogue::Live,
         }
     }
 }
@@ -111,6 +128,34 @@ pub struct Stats {
     pub requests: BTreeMap<String, u64>,
     /// Streaming or slow responses whose client hung up before the end.
     pub connections_closed_early: u64,
+    /// Downloads of generated files (`/_fake/files/…`) that carried an `Authorization` header.
+    #[serde(default)]
+    pub file_downloads_with_credentials: u64,
+}
+
+/// Counters of the device-approved setup endpoints since start.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AgentAuthStats {
+    /// Accepted `POST /api/v1/agent-auth/device` requests.
+    pub device_requests: u64,
+    /// `POST /api/v1/agent-auth/token` polls (any answer).
+    pub polls: u64,
+    /// Polls that came sooner than the interval asked for (answered `slow_down`).
+    pub polls_too_fast: u64,
+    /// Approval-page visits the user approved.
+    pub approvals: u64,
+    /// Approval-page visits the user denied.
+    pub denials: u64,
+    /// `asg_` setup grants issued.
+    pub grants_issued: u64,
+    /// `GET /api/v1/agent-control/context` answered.
+    pub context_reads: u64,
+    /// `POST /api/v1/agent-control/oauth-clients/ensure` with a live grant.
+    pub ensures: u64,
+    /// OAuth clients `ensure` created.
+    pub clients_created: u64,
+    /// `DELETE /api/v1/agent-control/session` that revoked a grant.
+    pub sessions_revoked: u64,
 }
 
 /// One request the fake saw (everything except `/_fake/*`).
@@ -201,9 +246,43 @@ impl FakeServer {
         self.state.issue_token(scope)
     }
 
+    /// A developer API key, as the developer panel would hand out: a bearer for `/v1` and
+    /// `/apikey/v1` (not for the OAuth-only `/oauth2/v1` alias, nor for `/oauth2/userinfo`).
+    pub fn issue_api_key(&self) -> String {
+        self.state.tokens.lock().unwrap().issue_api_key()
+    }
+
     /// Every secret seen so far (issued or received), for leak checks in tests.
     pub fn issued_secrets(&self) -> IssuedSecrets {
-        IssuedSecrets(self.state.tokens.lock().unwrap().secrets_seen())
+        let mut secrets = self.state.tokens.lock().unwrap().secrets_seen();
+        secrets.extend(self.state.agent_auth.lock().unwrap().secrets().cloned());
+        secrets.sort();
+        IssuedSecrets(secrets)
+    }
+
+    /// Chooses what the user does on the next approval pages, and how polls answer.
+    pub fn set_device_user(&self, user: DeviceUser) {
+        self.state.agent_auth.lock().unwrap().user = user;
+    }
+
+    /// Lets held `ensure` answers go (see [`DeviceUser::hold_ensure`]).
+    pub fn release_ensure(&self) {
+        self.state.agent_auth.lock().unwrap().user.hold_ensure = false;
+    }
+
+    /// Counters of the device-approved setup endpoints.
+    pub fn agent_auth_stats(&self) -> AgentAuthStats {
+        self.state.agent_auth.lock().unwrap().stats.clone()
+    }
+
+    /// Deletes a client `ensure` created, as the user can in the developer panel: its tokens
+    /// stop working and `ensure` with its key answers that it was deactivated.
+    pub fn delete_client(&self, client_id: &str) -> bool {
+        self.state
+            .agent_auth
+            .lock()
+            .unwrap()
+            .delete_client(client_id)
     }
 
     /// A snapshot of the counters.
@@ -244,6 +323,11 @@ impl FakeServer {
             .lock()
             .unwrap()
             .set(max_budget, total_cost);
+    }
+
+    /// Removes the budget limit (the summary then says `maxBudget: null`).
+    pub fn set_unlimited_budget(&self) {
+        self.state.budget.lock().unwrap().set_unlimited();
     }
 
     /// Chooses what the next sign-ins answer on the consent screen.

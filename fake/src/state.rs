@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::agent_auth::AgentAuth;
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::tokens::TokenStore;
 use crate::videos::VideoJob;
-use crate::{Consent, FakeConfig, RecordedRequest, Stats, TokenPair};
+use crate::{Consent, FakeClient, FakeConfig, RecordedRequest, Stats, TokenPair};
 
 /// How many requests `requests()` keeps.
 const MAX_RECORDED: usize = 200;
@@ -43,6 +44,7 @@ pub(crate) struct Shared {
     pub files: Mutex<FileStore>,
     pub videos: Mutex<HashMap<String, VideoJob>>,
     pub log_requests: AtomicBool,
+    pub agent_auth: Mutex<AgentAuth>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             files: Mutex::new(FileStore::default()),
             videos: Mutex::new(HashMap::new()),
             log_requests: AtomicBool::new(false),
+            agent_auth: Mutex::new(AgentAuth::default()),
         }))
     }
 
@@ -76,6 +79,16 @@ impl AppState {
             .lock()
             .unwrap()
             .issue(&client_id, scope, self.config.access_token_ttl)
+    }
+
+    /// A registered client: one from the config, or one `ensure` created and nobody deleted.
+    pub fn client(&self, client_id: &str) -> Option<FakeClient> {
+        self.config
+            .clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .cloned()
+            .or_else(|| self.agent_auth.lock().unwrap().active_client(client_id))
     }
 
     pub fn record(&self, request: RecordedRequest) {
@@ -101,6 +114,13 @@ impl AppState {
         })
     }
 
+    /// Like [`AppState::store_file`], but the URL names `localhost` instead of `127.0.0.1`: another
+    /// origin for the client (a provider's CDN), served by the same listener.
+    pub fn store_foreign_file(&self, extension: &str, data: Vec<u8>) -> String {
+        self.store_file(extension, data)
+            .replacen("://127.0.0.1:", "://localhost:", 1)
+    }
+
     /// Keeps `png` for download and returns its public URL.
     pub fn store_file(&self, extension: &str, data: Vec<u8>) -> String {
         let name = format!("{}.{extension}", crate::tokens::random_id(12));
@@ -113,6 +133,8 @@ impl AppState {
 pub(crate) struct Budget {
     max: i64,
     total: i64,
+    /// No limit at all (the service then answers `maxBudget: null`).
+    unlimited: bool,
 }
 
 impl Budget {
@@ -120,6 +142,7 @@ impl Budget {
         Budget {
             max: to_micros(max_usd),
             total: to_micros(total_usd),
+            unlimited: false,
         }
     }
 
@@ -127,12 +150,21 @@ impl Budget {
         *self = Budget::new(max_usd, total_usd);
     }
 
+    /// No budget limit from now on; spending is still counted.
+    pub fn set_unlimited(&mut self) {
+        self.unlimited = true;
+    }
+
+    pub fn is_unlimited(&self) -> bool {
+        self.unlimited
+    }
+
     fn remaining(&self) -> i64 {
         (self.max - self.total).max(0)
     }
 
     fn take(&mut self, micros: i64) -> Result<(), ApiError> {
-        if self.remaining() < micros {
+        if !self.unlimited && self.remaining() < micros {
             return Err(ApiError::budget_exceeded(
                 from_micros(self.remaining()),
                 from_micros(micros),

@@ -57,6 +57,8 @@ fn invalid_grant(description: &str) -> GrantError {
 #[derive(Clone, Debug)]
 pub(crate) struct TokenInfo {
     pub scope: String,
+    /// A developer API key rather than an OAuth access token.
+    pub api_key: bool,
 }
 
 impl TokenInfo {
@@ -98,6 +100,8 @@ pub(crate) struct TokenStore {
     refresh: HashMap<String, RefreshToken>,
     revoked_families: HashSet<u64>,
     next_family: u64,
+    /// Developer API keys (`aipass_sk_…`), good for the model API until the fake stops.
+    api_keys: HashSet<String>,
     /// Every token, code and verifier issued or received, so tests can search output for them.
     secrets_seen: BTreeSet<String>,
 }
@@ -261,14 +265,39 @@ impl TokenStore {
         }
     }
 
+    /// A new developer API key (what the developer panel hands out).
+    pub fn issue_api_key(&mut self) -> String {
+        let key = format!("aipass_sk_{}", random_id(32));
+        self.note_secret(&key);
+        self.api_keys.insert(key.clone());
+        key
+    }
+
+    /// The client id a refresh token was issued to, if the fake issued it.
+    pub fn refresh_client(&self, token: &str) -> Option<&str> {
+        self.refresh.get(token).map(|r| r.client_id.as_str())
+    }
+
+    /// True when the fake issued this access token.
+    pub fn is_access_token(&self, token: &str) -> bool {
+        self.access.contains_key(token)
+    }
+
     /// The token's grant if it is known, unexpired and not revoked.
     pub fn check_access(&self, token: &str) -> Option<TokenInfo> {
+        if self.api_keys.contains(token) {
+            return Some(TokenInfo {
+                scope: "api:access".into(),
+                api_key: true,
+            });
+        }
         let access = self.access.get(token)?;
         let usable = !access.revoked
             && !self.revoked_families.contains(&access.family)
             && Instant::now() < access.expires_at;
         usable.then(|| TokenInfo {
             scope: access.scope.clone(),
+            api_key: false,
         })
     }
 

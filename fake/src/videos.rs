@@ -44,6 +44,16 @@ impl VideoJob {
             .any(|w| w.eq_ignore_ascii_case("fail"))
     }
 
+    /// One poll's worth of progress.
+    fn advance(&mut self) {
+        if self.step < LAST_STEP {
+            self.step += 1;
+            if self.completed() {
+                self.completed_at = Some(unix_now());
+            }
+        }
+    }
+
     fn completed(&self) -> bool {
         self.step >= LAST_STEP && !self.fails()
     }
@@ -124,11 +134,11 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let body = JsonBody::parse(&headers, &body)?;
+    let body = JsonBody::parse(&headers, &body)?.only(&["model", "prompt", "seconds", "size"])?;
     let model = body.required_str("model")?.to_string();
     let prompt = body.required_str("prompt")?.to_string();
     caller.summarize(json!({"model": model, "prompt": prompt}));
-    models::check(&model, Kind::Video)?;
+    models::check(&state, &model, Kind::Video)?;
     let seconds = seconds_of(&body)?;
     let size = body.optional_str("size")?.unwrap_or("720x1280").to_string();
     if !SIZES.contains(&size.as_str()) {
@@ -141,7 +151,43 @@ pub(crate) async fn create(
     let charge = state.reserve(COST)?;
     let job = new_job(&state, model, prompt, seconds, size, None);
     charge.commit();
+    if caller.token.api_key {
+        // The developer-key reference's shape: only the id; the status is read from `/status`.
+        return Ok(Json(json!({"videoId": job["id"]})));
+    }
     Ok(Json(job))
+}
+
+/// `GET /videos/{id}/status`, the developer-key reference's shape: `videoId`, `status`,
+/// `progress`, and `downloadUrl` once done (a file URL, like a provider's CDN).
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.summarize(json!({"id": id}));
+    let (view, mp4) = {
+        let mut videos = state.videos.lock().unwrap();
+        let job = videos.get_mut(&id).ok_or_else(|| unknown(&id))?;
+        job.advance();
+        let mp4 = job
+            .completed()
+            .then(|| minimal_mp4(&seed(&format!("{}\n{}", job.id, job.prompt))));
+        (job.to_json(), mp4)
+    };
+    let mut answer = json!({
+        "videoId": view["id"],
+        "status": view["status"],
+        "progress": view["progress"],
+        "seconds": view["seconds"].as_str().and_then(|s| s.parse::<u64>().ok()),
+    });
+    if let Some(mp4) = mp4 {
+        answer["downloadUrl"] = json!(state.store_file("mp4", mp4));
+    }
+    if let Some(error) = view.get("error") {
+        answer["error"] = error.clone();
+    }
+    Ok(Json(answer))
 }
 
 fn unknown(id: &str) -> ApiError {
@@ -156,12 +202,13 @@ pub(crate) async fn retrieve(
     caller.summarize(json!({"id": id}));
     let mut videos = state.videos.lock().unwrap();
     let job = videos.get_mut(&id).ok_or_else(|| unknown(&id))?;
-    if job.step < LAST_STEP {
-        job.step += 1;
-        if job.completed() {
-            job.completed_at = Some(unix_now());
-        }
+    if caller.token.api_key {
+        // The developer-key shape carries no status here.
+        return Ok(Json(
+            json!({"videoId": job.id, "model": job.model, "prompt": job.prompt}),
+        ));
     }
+    job.advance();
     Ok(Json(job.to_json()))
 }
 
@@ -197,7 +244,7 @@ pub(crate) async fn remix(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let body = JsonBody::parse(&headers, &body)?;
+    let body = JsonBody::parse(&headers, &body)?.only(&["prompt"])?;
     let prompt = body.required_str("prompt")?.to_string();
     caller.summarize(json!({"id": id, "prompt": prompt}));
     let source = state

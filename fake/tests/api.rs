@@ -1,4 +1,4 @@
-//! The `/oauth2/v1` API against the fake: models, chat (plain, stream, vision), embeddings,
+//! The seed-era `/oauth2/v1` API against the fake (`Catalogue::Seed`; `live.rs` has the live one): models, chat (plain, stream, vision), embeddings,
 //! images, audio, videos, budget and usage.
 
 mod common;
@@ -17,8 +17,14 @@ fn image_size(bytes: &[u8]) -> (u32, u32) {
 #[tokio::test(flavor = "multi_thread")]
 async fn models_list_and_lookup() {
     let (fake, http, token) = signed_in().await;
-    let (status, list) = get(&fake, &http, &token, "/oauth2/v1/models").await;
+    // The seed-era server answers plain ids by default, objects (without metadata) when asked.
+    let (status, plain) = get(&fake, &http, &token, "/oauth2/v1/models").await;
     assert_eq!(status, 200);
+    assert_eq!(plain[0], "gpt-5-mini");
+    assert_eq!(plain.as_array().unwrap().len(), 17);
+    let (status, list) = get(&fake, &http, &token, "/oauth2/v1/models?detailed=true").await;
+    assert_eq!(status, 200);
+    assert!(list["data"][0].get("methods").is_none(), "{list}");
     let ids: Vec<&str> = list["data"]
         .as_array()
         .unwrap()

@@ -325,22 +325,62 @@ async fn scopes_are_enforced() {
     );
 }
 
+/// `POST /oauth2/revoke` with the form body `token=…&client_id=…`, nothing else.
+async fn revoke_form(
+    fake: &aipass_fake::FakeServer,
+    http: &reqwest::Client,
+    body: &str,
+) -> reqwest::StatusCode {
+    http.post(format!("{}/oauth2/revoke", fake.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn revocation_by_query_and_form() {
+async fn revocation_takes_only_the_live_form() {
     let fake = start().await;
     let http = http();
     let pair = sign_in(&fake, &http).await;
     let revoke = format!("{}/oauth2/revoke", fake.base_url());
+    let form = |token: &str| format!("token={token}&client_id={CLIENT_ID}");
 
-    let response = http
+    // The older shapes are refused and revoke nothing: the token in the query, a JSON body,
+    // a form without client_id, an unknown field, an unknown client.
+    let query = http
         .post(format!("{revoke}?token={}", pair.access_token))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(query.status(), 400);
+    let json_body = http
+        .post(&revoke)
+        .json(&json!({"token": pair.access_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body.status(), 400);
+    let token_only = format!("token={}", pair.access_token);
+    assert_eq!(revoke_form(&fake, &http, &token_only).await, 400);
+    let extra = format!("{}&token_type_hint=access_token", form(&pair.access_token));
+    assert_eq!(revoke_form(&fake, &http, &extra).await, 400);
+    let stranger = format!("token={}&client_id=someone-else", pair.access_token);
+    assert_eq!(revoke_form(&fake, &http, &stranger).await, 401);
     assert_eq!(
-        response.json::<serde_json::Value>().await.unwrap(),
-        json!({"success": true})
+        get(&fake, &http, &pair.access_token, "/oauth2/v1/models")
+            .await
+            .0,
+        200,
+        "a refused revoke must revoke nothing"
+    );
+
+    // The live form: the access token alone...
+    assert_eq!(
+        revoke_form(&fake, &http, &form(&pair.access_token)).await,
+        200
     );
     assert_eq!(
         get(&fake, &http, &pair.access_token, "/oauth2/v1/models")
@@ -348,8 +388,7 @@ async fn revocation_by_query_and_form() {
             .0,
         401
     );
-
-    // Revoking the refresh token (as a form field) ends the family.
+    // ...and a refresh token, which ends its whole family.
     let fresh = exchange(
         &fake,
         &http,
@@ -359,22 +398,17 @@ async fn revocation_by_query_and_form() {
     .1;
     let access = fresh["access_token"].as_str().unwrap();
     let refresh = fresh["refresh_token"].as_str().unwrap();
-    let response = http
-        .post(&revoke)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={refresh}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(revoke_form(&fake, &http, &form(refresh)).await, 200);
     assert_eq!(get(&fake, &http, access, "/oauth2/v1/models").await.0, 401);
 
-    // Unknown tokens: still 200.
-    let response = http
-        .post(format!("{revoke}?token=unknown"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(fake.stats().revocations, 3);
+    // Unknown tokens: still 200. The summaries say which kind each token was.
+    assert_eq!(revoke_form(&fake, &http, &form("unknown")).await, 200);
+    let kinds: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/oauth2/revoke" && r.status == 200)
+        .map(|r| r.summary["token_kind"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(kinds, ["access", "refresh", "unknown"]);
+    assert_eq!(fake.stats().revocations, 8);
 }

@@ -2,6 +2,7 @@
 //! that never repeat a paid request after an ambiguous failure, and capped response bodies.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,26 @@ pub struct ApiSettings {
     pub max_response_bytes: u64,
     /// The longest `Retry-After` waited out before retrying a 429; longer ones fail at once.
     pub max_retry_wait: Duration,
+    /// Path segments of the model API under the origin (`v1`).
+    pub api_path: Vec<String>,
+    /// Tried once when a route under `api_path` answers 404 (a server that has only the
+    /// compatibility alias, such as `oauth2/v1`); kept once it answers. None: no fallback.
+    pub alias_path: Option<Vec<String>>,
+}
+
+/// The model API's canonical base path.
+pub const API_PATH: &str = "/v1";
+/// The alias OAuth clients fall back to (the seed document's base path).
+pub const OAUTH_ALIAS_PATH: &str = "/oauth2/v1";
+/// The alias for developer API keys.
+pub const API_KEY_ALIAS_PATH: &str = "/apikey/v1";
+
+/// `/oauth2/v1` as path segments.
+pub fn path_segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl ApiSettings {
@@ -63,7 +84,35 @@ impl ApiSettings {
             request_timeout: Duration::from_secs(300),
             max_response_bytes: 64 * 1024 * 1024,
             max_retry_wait: Duration::from_secs(10),
+            api_path: path_segments(API_PATH),
+            alias_path: Some(path_segments(OAUTH_ALIAS_PATH)),
         }
+    }
+}
+
+impl ApiSettings {
+    /// The settings the server and the CLI use. With a developer API key the client id header
+    /// is left out (it is for OAuth clients) and the fallback alias is `/apikey/v1`; an explicit
+    /// `AIPASS_API_PATH` turns the fallback off.
+    pub fn from_settings(settings: &crate::config::Settings, api_key: bool) -> Self {
+        let mut api = ApiSettings::new(settings.base_url.clone());
+        api.client_id = if api_key {
+            None
+        } else {
+            settings.client_id.clone()
+        };
+        api.connect_timeout = settings.connect_timeout;
+        api.request_timeout = settings.request_timeout;
+        api.max_retry_wait = settings.max_retry_wait;
+        match &settings.api_path {
+            Some(path) => {
+                api.api_path = path_segments(path);
+                api.alias_path = None;
+            }
+            None if api_key => api.alias_path = Some(path_segments(API_KEY_ALIAS_PATH)),
+            None => {}
+        }
+        api
     }
 }
 
@@ -104,6 +153,8 @@ struct Inner {
     tokens: Arc<dyn TokenProvider>,
     /// Built on first use: building loads TLS roots, which startup must not wait for.
     http: OnceLock<Result<reqwest::Client, String>>,
+    /// Set once the alias path answered where the canonical path had no route.
+    on_alias: AtomicBool,
 }
 
 impl fmt::Debug for ApiClient {
@@ -119,7 +170,6 @@ type FormBuilder<'a> = dyn Fn() -> Result<reqwest::multipart::Form, ApiError> + 
 enum Payload<'a> {
     Empty,
     Json(Vec<u8>),
-    Form(String),
     /// Rebuilt for every attempt: a sent form is consumed.
     Multipart(&'a FormBuilder<'a>),
 }
@@ -149,11 +199,38 @@ struct Call<'a> {
     expect: Expect,
     /// A secret in the request besides the bearer token, to scrub from error text.
     extra_secret: Option<&'a str>,
+    /// The same endpoint under the alias path, tried when `url` has no route (404).
+    alias_url: Option<Url>,
+}
+
+/// Where a call goes: a URL, and for model-API endpoints the same endpoint under the alias path.
+struct Target {
+    url: Url,
+    alias: Option<Url>,
+}
+
+impl From<Url> for Target {
+    fn from(url: Url) -> Self {
+        Target { url, alias: None }
+    }
+}
+
+impl Target {
+    /// Adds query parameters to both URLs.
+    fn with_query(mut self, pairs: &[(&str, &str)]) -> Self {
+        if !pairs.is_empty() {
+            for url in std::iter::once(&mut self.url).chain(self.alias.as_mut()) {
+                url.query_pairs_mut().extend_pairs(pairs);
+            }
+        }
+        self
+    }
 }
 
 impl<'a> Call<'a> {
-    fn new(method: Method, url: Url, what: &'static str, expect: Expect) -> Self {
+    fn new(method: Method, target: impl Into<Target>, what: &'static str, expect: Expect) -> Self {
         let paid = method == Method::POST;
+        let Target { url, alias } = target.into();
         Call {
             method,
             url,
@@ -164,6 +241,7 @@ impl<'a> Call<'a> {
             payload: Payload::Empty,
             expect,
             extra_secret: None,
+            alias_url: alias,
         }
     }
 
@@ -189,6 +267,7 @@ impl ApiClient {
                 settings,
                 tokens,
                 http: OnceLock::new(),
+                on_alias: AtomicBool::new(false),
             }),
         }
     }
@@ -199,37 +278,36 @@ impl ApiClient {
 
     // ---------- endpoints ----------
 
-    /// `GET /oauth2/v1/models`.
-    pub async fn list_models(&self) -> Result<Vec<types::Model>, ApiError> {
-        let url = self.url(&["oauth2", "v1", "models"], &[])?;
-        let call = Call::new(Method::GET, url, "GET /oauth2/v1/models", Expect::Json);
+    /// `GET /v1/models`, with server-side filters (`type`, `method`, `capability`) when given.
+    /// Old servers ignore the filters, so callers filter the answer as well.
+    pub async fn list_models(
+        &self,
+        filters: &[(&str, &str)],
+    ) -> Result<Vec<types::Model>, ApiError> {
+        let target = self.api_url(&["models"], &[])?.with_query(filters);
+        let call = Call::new(Method::GET, target, "GET /v1/models", Expect::Json);
         let list: ModelList = self.json_of(&call).await?;
         Ok(list.into_models())
     }
 
-    /// `GET /oauth2/v1/models/{id}`; the id's slashes stay path separators.
+    /// `GET /v1/models/{id}`; the id's slashes stay path separators.
     pub async fn get_model(&self, id: &str) -> Result<types::Model, ApiError> {
         let segments = model_id_segments(id)?;
-        let url = self.url(&["oauth2", "v1", "models"], &segments)?;
-        let call = Call::new(Method::GET, url, "GET /oauth2/v1/models/{id}", Expect::Json);
+        let url = self.api_url(&["models"], &segments)?;
+        let call = Call::new(Method::GET, url, "GET /v1/models/{id}", Expect::Json);
         self.json_of(&call).await
     }
 
-    /// `POST /oauth2/v1/chat/completions` with `stream: false`.
+    /// `POST /v1/chat/completions` with `stream: false`.
     pub async fn chat(&self, req: &types::ChatRequest) -> Result<types::ChatResult, ApiError> {
-        let url = self.url(&["oauth2", "v1", "chat", "completions"], &[])?;
+        let url = self.api_url(&["chat", "completions"], &[])?;
         let wire = ChatWire {
             request: req,
             stream: false,
             stream_options: None,
         };
-        let call = Call::new(
-            Method::POST,
-            url,
-            "POST /oauth2/v1/chat/completions",
-            Expect::Json,
-        )
-        .json(&wire)?;
+        let call =
+            Call::new(Method::POST, url, "POST /v1/chat/completions", Expect::Json).json(&wire)?;
         let completion: ChatCompletionWire = self.json_of(&call).await?;
         completion_result(completion, &req.model)
     }
@@ -241,7 +319,7 @@ impl ApiClient {
         req: &types::ChatRequest,
         on_text: &mut (dyn FnMut(&str) + Send),
     ) -> Result<types::ChatResult, ApiError> {
-        let url = self.url(&["oauth2", "v1", "chat", "completions"], &[])?;
+        let url = self.api_url(&["chat", "completions"], &[])?;
         let wire = ChatWire {
             request: req,
             stream: true,
@@ -252,7 +330,7 @@ impl ApiClient {
         let call = Call::new(
             Method::POST,
             url,
-            "POST /oauth2/v1/chat/completions (stream)",
+            "POST /v1/chat/completions (stream)",
             Expect::Stream,
         )
         .json(&wire)?;
@@ -289,143 +367,133 @@ impl ApiClient {
         .await
     }
 
-    /// `POST /oauth2/v1/embeddings`.
+    /// `POST /v1/embeddings`.
     pub async fn embeddings(
         &self,
         req: &types::EmbeddingRequest,
     ) -> Result<types::EmbeddingResponse, ApiError> {
-        let url = self.url(&["oauth2", "v1", "embeddings"], &[])?;
-        let call = Call::new(
-            Method::POST,
-            url,
-            "POST /oauth2/v1/embeddings",
-            Expect::Json,
-        )
-        .json(req)?;
+        let url = self.api_url(&["embeddings"], &[])?;
+        let call = Call::new(Method::POST, url, "POST /v1/embeddings", Expect::Json).json(req)?;
         self.json_of(&call).await
     }
 
-    /// `POST /oauth2/v1/images/generations`.
+    /// `POST /v1/images/generations`.
     pub async fn generate_images(
         &self,
         req: &types::ImageGenerationRequest,
     ) -> Result<types::ImagesResponse, ApiError> {
-        let url = self.url(&["oauth2", "v1", "images", "generations"], &[])?;
+        let url = self.api_url(&["images", "generations"], &[])?;
         let call = Call::new(
             Method::POST,
             url,
-            "POST /oauth2/v1/images/generations",
+            "POST /v1/images/generations",
             Expect::Json,
         )
         .json(req)?;
         self.json_of(&call).await
     }
 
-    /// `POST /oauth2/v1/images/edits` (multipart, one `image` part per input).
+    /// `POST /v1/images/edits` (multipart, one `image` part per input).
     pub async fn edit_images(
         &self,
         req: types::ImageEditRequest,
     ) -> Result<types::ImagesResponse, ApiError> {
-        let url = self.url(&["oauth2", "v1", "images", "edits"], &[])?;
+        let url = self.api_url(&["images", "edits"], &[])?;
         // Build once up front so a bad upload fails before any token or network work.
         multipart::edit_form(&req)?;
         let build = || multipart::edit_form(&req);
-        let call = Call::new(
-            Method::POST,
-            url,
-            "POST /oauth2/v1/images/edits",
-            Expect::Json,
-        )
-        .multipart(&build);
+        let call =
+            Call::new(Method::POST, url, "POST /v1/images/edits", Expect::Json).multipart(&build);
         self.json_of(&call).await
     }
 
-    /// `POST /oauth2/v1/images/variations` (multipart).
+    /// `POST /v1/images/variations` (multipart).
     pub async fn image_variations(
         &self,
         req: types::ImageVariationRequest,
     ) -> Result<types::ImagesResponse, ApiError> {
-        let url = self.url(&["oauth2", "v1", "images", "variations"], &[])?;
+        let url = self.api_url(&["images", "variations"], &[])?;
         multipart::variation_form(&req)?;
         let build = || multipart::variation_form(&req);
         let call = Call::new(
             Method::POST,
             url,
-            "POST /oauth2/v1/images/variations",
+            "POST /v1/images/variations",
             Expect::Json,
         )
         .multipart(&build);
         self.json_of(&call).await
     }
 
-    /// `POST /oauth2/v1/audio/speech`: the audio bytes.
+    /// `POST /v1/audio/speech`: the audio bytes.
     pub async fn speech(&self, req: &types::SpeechRequest) -> Result<Binary, ApiError> {
-        let url = self.url(&["oauth2", "v1", "audio", "speech"], &[])?;
-        let call = Call::new(
-            Method::POST,
-            url,
-            "POST /oauth2/v1/audio/speech",
-            Expect::Media,
-        )
-        .json(req)?;
+        let url = self.api_url(&["audio", "speech"], &[])?;
+        let call =
+            Call::new(Method::POST, url, "POST /v1/audio/speech", Expect::Media).json(req)?;
         self.binary_of(&call).await
     }
 
-    /// `POST /oauth2/v1/audio/transcriptions` (multipart: file, model, language).
+    /// `POST /v1/audio/transcriptions` (multipart: file, model, language).
     pub async fn transcribe(
         &self,
         req: types::TranscriptionRequest,
     ) -> Result<types::Transcription, ApiError> {
-        let url = self.url(&["oauth2", "v1", "audio", "transcriptions"], &[])?;
+        let url = self.api_url(&["audio", "transcriptions"], &[])?;
         multipart::transcription_form(&req)?;
         let build = || multipart::transcription_form(&req);
         let call = Call::new(
             Method::POST,
             url,
-            "POST /oauth2/v1/audio/transcriptions",
+            "POST /v1/audio/transcriptions",
             Expect::Json,
         )
         .multipart(&build);
         self.json_of(&call).await
     }
 
-    /// `POST /oauth2/v1/videos`: starts a video job.
+    /// `POST /v1/videos`: starts a video job.
     pub async fn create_video(
         &self,
         req: &types::VideoRequest,
     ) -> Result<types::VideoJob, ApiError> {
-        let url = self.url(&["oauth2", "v1", "videos"], &[])?;
-        let call =
-            Call::new(Method::POST, url, "POST /oauth2/v1/videos", Expect::Json).json(req)?;
+        let url = self.api_url(&["videos"], &[])?;
+        let call = Call::new(Method::POST, url, "POST /v1/videos", Expect::Json).json(req)?;
         self.json_of(&call).await
     }
 
-    /// `GET /oauth2/v1/videos/{id}`: the job's status.
+    /// `GET /v1/videos/{id}`: the job's status.
     pub async fn get_video(&self, id: &str) -> Result<types::VideoJob, ApiError> {
-        let url = self.url(&["oauth2", "v1", "videos"], &[video_id(id)?])?;
-        let call = Call::new(Method::GET, url, "GET /oauth2/v1/videos/{id}", Expect::Json);
+        let url = self.api_url(&["videos"], &[video_id(id)?])?;
+        let call = Call::new(Method::GET, url, "GET /v1/videos/{id}", Expect::Json);
         self.json_of(&call).await
     }
 
-    /// `GET /oauth2/v1/videos/{id}/content`: the finished video.
+    /// `GET /v1/videos/{id}/status` (the developer-key reference's status endpoint).
+    pub async fn video_status(&self, id: &str) -> Result<types::VideoJob, ApiError> {
+        let url = self.api_url(&["videos"], &[video_id(id)?, "status"])?;
+        let call = Call::new(Method::GET, url, "GET /v1/videos/{id}/status", Expect::Json);
+        self.json_of(&call).await
+    }
+
+    /// `GET /v1/videos/{id}/content`: the finished video.
     pub async fn video_content(&self, id: &str) -> Result<Binary, ApiError> {
-        let url = self.url(&["oauth2", "v1", "videos"], &[video_id(id)?, "content"])?;
+        let url = self.api_url(&["videos"], &[video_id(id)?, "content"])?;
         let call = Call::new(
             Method::GET,
             url,
-            "GET /oauth2/v1/videos/{id}/content",
+            "GET /v1/videos/{id}/content",
             Expect::Media,
         );
         self.binary_of(&call).await
     }
 
-    /// `POST /oauth2/v1/videos/{id}/remix`.
+    /// `POST /v1/videos/{id}/remix`.
     pub async fn remix_video(&self, id: &str, prompt: &str) -> Result<types::VideoJob, ApiError> {
-        let url = self.url(&["oauth2", "v1", "videos"], &[video_id(id)?, "remix"])?;
+        let url = self.api_url(&["videos"], &[video_id(id)?, "remix"])?;
         let call = Call::new(
             Method::POST,
             url,
-            "POST /oauth2/v1/videos/{id}/remix",
+            "POST /v1/videos/{id}/remix",
             Expect::Json,
         )
         .json(&RemixWire { prompt })?;
@@ -472,21 +540,6 @@ impl ApiClient {
             });
         }
         Ok(envelope.data.expect("checked above"))
-    }
-
-    /// `POST /oauth2/revoke?token=…`, with the token also as a form field. Needs no bearer.
-    pub async fn revoke(&self, token: &str) -> Result<(), ApiError> {
-        let mut url = self.url(&["oauth2", "revoke"], &[])?;
-        url.query_pairs_mut().append_pair("token", token);
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", token)
-            .finish();
-        let mut call = Call::new(Method::POST, url, "POST /oauth2/revoke", Expect::Any);
-        call.bearer = false;
-        call.paid = false;
-        call.payload = Payload::Form(form);
-        call.extra_secret = Some(token);
-        self.fetch(&call).await.map(|_| ())
     }
 
     /// Downloads a file the API pointed to (an image URL). The bearer token goes only to the
@@ -552,6 +605,28 @@ impl ApiClient {
         Ok(url)
     }
 
+    /// A model-API endpoint: under the alias path once the server turned out to have only that,
+    /// else under the canonical path with the alias kept for a fallback.
+    fn api_url(&self, fixed: &[&str], dynamic: &[&str]) -> Result<Target, ApiError> {
+        let settings = &self.inner.settings;
+        let under = |base: &[String]| {
+            let segments: Vec<&str> = base
+                .iter()
+                .map(String::as_str)
+                .chain(fixed.iter().copied())
+                .collect();
+            self.url(&segments, dynamic)
+        };
+        match &settings.alias_path {
+            Some(alias) if self.inner.on_alias.load(Ordering::Relaxed) => Ok(under(alias)?.into()),
+            Some(alias) => Ok(Target {
+                url: under(&settings.api_path)?,
+                alias: Some(under(alias)?),
+            }),
+            None => Ok(under(&settings.api_path)?.into()),
+        }
+    }
+
     async fn json_of<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, ApiError> {
         let (body, _) = self.fetch(call).await?;
         parse_json(&body, call)
@@ -597,8 +672,9 @@ impl ApiClient {
         };
         let mut refreshed = false;
         let mut rate_waits = 0;
+        let mut url = &call.url;
         loop {
-            let request = self.build(http, call, token.as_ref())?;
+            let request = self.build(http, call, url, token.as_ref())?;
             let started = Instant::now();
             let sent = if call.expect == Expect::Stream {
                 // Streams have no whole-request timeout; bound the wait for the headers here.
@@ -637,6 +713,25 @@ impl ApiClient {
                 }
             };
             let status = resp.status();
+            if let Some(alias) = call.alias_url.as_ref() {
+                if status == StatusCode::NOT_FOUND && url != alias {
+                    // No such route here (unless the 404 is about the model); a server with only
+                    // the alias path may have it. A 404 was not processed: sending again is free.
+                    let err = self.status_error(resp, call, token.as_ref()).await;
+                    if matches!(err, ApiError::ModelNotFound { .. }) {
+                        return Err(err);
+                    }
+                    tracing::debug!(
+                        what = call.what,
+                        "no route under the API path; trying the alias path"
+                    );
+                    url = alias;
+                    continue;
+                }
+                if url == alias && status != StatusCode::NOT_FOUND {
+                    self.inner.on_alias.store(true, Ordering::Relaxed);
+                }
+            }
             tracing::debug!(
                 what = call.what,
                 status = status.as_u16(),
@@ -663,18 +758,14 @@ impl ApiClient {
                         continue;
                     }
                 }
-                let err = self.status_error(resp, call).await;
-                return Err(err.redact(failed.secret()));
+                return Err(self.status_error(resp, call, Some(&failed)).await);
             }
             if status.is_server_error() && call.method == Method::GET && *retries < GET_RETRIES {
                 backoff(*retries).await;
                 *retries += 1;
                 continue;
             }
-            let mut err = self.status_error(resp, call).await;
-            if let Some(t) = &token {
-                err = err.redact(t.secret());
-            }
+            let err = self.status_error(resp, call, token.as_ref()).await;
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let wait = rate_limit_step(err, rate_waits, self.inner.settings.max_retry_wait)?;
                 tracing::info!(
@@ -694,9 +785,10 @@ impl ApiClient {
         &self,
         http: &reqwest::Client,
         call: &Call<'_>,
+        url: &Url,
         token: Option<&AccessToken>,
     ) -> Result<reqwest::RequestBuilder, ApiError> {
-        let mut rb = http.request(call.method.clone(), call.url.clone());
+        let mut rb = http.request(call.method.clone(), url.clone());
         if call.expect != Expect::Stream {
             rb = rb.timeout(self.inner.settings.request_timeout);
         }
@@ -715,8 +807,14 @@ impl ApiClient {
             value.set_sensitive(true);
             rb = rb.header(header::AUTHORIZATION, value);
         }
+        let client_id = self
+            .inner
+            .settings
+            .client_id
+            .clone()
+            .or_else(|| self.inner.tokens.client_id());
         if call.first_party
-            && let Some(id) = &self.inner.settings.client_id
+            && let Some(id) = &client_id
         {
             let value = HeaderValue::from_str(id).map_err(|_| ApiError::InvalidInput {
                 message: "The AI Pass client id contains characters that cannot be sent in an HTTP header.".to_string(),
@@ -728,9 +826,6 @@ impl ApiClient {
             Payload::Json(bytes) => rb
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(bytes.clone()),
-            Payload::Form(body) => rb
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(body.clone()),
             Payload::Multipart(build) => rb.multipart(build()?),
         };
         Ok(rb)
@@ -765,7 +860,14 @@ impl ApiClient {
     }
 
     /// Maps a non-success answer, reading a little of its body for the API's message.
-    async fn status_error(&self, resp: Response, call: &Call<'_>) -> ApiError {
+    /// The bearer token and the call's other secret are taken out of the body before it is
+    /// parsed and cut short, so no piece of a secret survives at the cut.
+    async fn status_error(
+        &self,
+        resp: Response,
+        call: &Call<'_>,
+        token: Option<&AccessToken>,
+    ) -> ApiError {
         let status = resp.status().as_u16();
         let content_type = content_type(&resp);
         let retry_after = resp
@@ -774,7 +876,12 @@ impl ApiClient {
             .and_then(|v| v.to_str().ok())
             .and_then(error::parse_retry_after);
         let body = read_capped(resp, ERROR_BODY_CAP).await.unwrap_or_default();
-        let parsed = error::parse_error_body(&body, content_type.as_deref());
+        let secrets: Vec<&str> = token
+            .map(AccessToken::secret)
+            .into_iter()
+            .chain(call.extra_secret)
+            .collect();
+        let parsed = error::parse_error_body_redacted(&body, content_type.as_deref(), &secrets);
         let err = if status == 401 && !call.bearer {
             // No token was sent, so this is not about the user's sign-in.
             ApiError::Upstream {
@@ -791,10 +898,7 @@ impl ApiClient {
             code = err.code(),
             "AI Pass refused the request"
         );
-        match call.extra_secret {
-            Some(s) => err.redact(s),
-            None => err,
-        }
+        secrets.iter().fold(err, |err, secret| err.redact(secret))
     }
 
     async fn check_content_type(

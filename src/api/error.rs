@@ -134,6 +134,28 @@ pub(crate) struct ErrorBody {
     pub code: Option<String>,
 }
 
+/// Replaces every occurrence of each secret with `***`.
+pub(crate) fn redact_text(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |text, secret| text.replace(secret, "***"))
+}
+
+/// [`parse_error_body`] after taking `secrets` out of the raw body: redacting first means a
+/// secret that straddles the message's length cut cannot leave a piece behind.
+pub(crate) fn parse_error_body_redacted(
+    body: &[u8],
+    content_type: Option<&str>,
+    secrets: &[&str],
+) -> ErrorBody {
+    if secrets.iter().all(|s| s.is_empty()) {
+        return parse_error_body(body, content_type);
+    }
+    let text = redact_text(&String::from_utf8_lossy(body), secrets);
+    parse_error_body(text.as_bytes(), content_type)
+}
+
 /// Reads `{"error":{"message","type","code"}}`, `{"error":"x","error_description":"y"}`,
 /// `{"message":"…"}` or a short text body.
 pub(crate) fn parse_error_body(body: &[u8], content_type: Option<&str>) -> ErrorBody {
@@ -150,14 +172,61 @@ pub(crate) fn parse_error_body(body: &[u8], content_type: Option<&str>) -> Error
     let is_html = content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("html"))
         || text.starts_with('<');
     let message = if is_html {
-        // An HTML error page (proxy, CDN) says nothing useful and would flood the agent.
-        "an HTML error page (not shown)".to_string()
+        // An HTML error page (proxy, CDN) would flood the agent; its title says enough.
+        match html_title(text) {
+            Some(title) => format!("an HTML error page titled '{}'", truncate(&title)),
+            None => "an HTML error page (not shown)".to_string(),
+        }
     } else {
         truncate(text)
     };
     ErrorBody {
         message: Some(message),
         ..ErrorBody::default()
+    }
+}
+
+/// The text of an HTML page's `<title>`, if it has a short one.
+fn html_title(html: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let open_end = start + lower[start..].find('>')? + 1;
+    let close = open_end + lower[open_end..].find("</title")?;
+    let title = html.get(open_end..close)?.trim();
+    (!title.is_empty() && title.len() <= 200 && !title.contains('<')).then(|| title.to_string())
+}
+
+/// FastAPI's `detail`: a string, or a list of `{"loc","msg","type"}` objects.
+fn detail_text(detail: &Value) -> Option<String> {
+    match detail {
+        Value::Array(items) => {
+            let messages: Vec<String> = items
+                .iter()
+                .filter_map(|item| {
+                    let msg = item.get("msg").and_then(scalar_text)?;
+                    let at = item
+                        .get("loc")
+                        .and_then(Value::as_array)
+                        .map(|loc| {
+                            loc.iter()
+                                .filter_map(scalar_text)
+                                .collect::<Vec<_>>()
+                                .join(".")
+                        })
+                        .filter(|l| !l.is_empty());
+                    Some(match at {
+                        Some(at) => format!("{at}: {msg}"),
+                        None => msg,
+                    })
+                })
+                .collect();
+            (!messages.is_empty()).then(|| messages.join("; "))
+        }
+        Value::Object(obj) => obj
+            .get("message")
+            .or_else(|| obj.get("msg"))
+            .and_then(scalar_text),
+        other => scalar_text(other),
     }
 }
 
@@ -188,8 +257,8 @@ pub(crate) fn error_from_json(value: &Value) -> Option<ErrorBody> {
         _ => {
             let message = obj
                 .get("message")
-                .or_else(|| obj.get("detail"))
-                .and_then(scalar_text)?;
+                .and_then(scalar_text)
+                .or_else(|| obj.get("detail").and_then(detail_text))?;
             Some(ErrorBody {
                 message: Some(truncate(&message)),
                 kind: obj.get("type").and_then(scalar_text),
@@ -240,7 +309,9 @@ fn mentions_model_not_found(body: &ErrorBody) -> bool {
     }
     body.message.as_deref().is_some_and(|m| {
         let m = m.to_ascii_lowercase();
-        m.contains("model") && (m.contains("not found") || m.contains("does not exist"))
+        // The live proxy (LiteLLM): "Invalid model name passed in model=…".
+        m.contains("invalid model name")
+            || (m.contains("model") && (m.contains("not found") || m.contains("does not exist")))
     })
 }
 
@@ -291,7 +362,7 @@ pub(crate) fn from_parts(
             retry_after_seconds,
         },
         404 if mentions_model_not_found(body) => model_not_found(&detail),
-        400 | 422 if body.code.as_deref() == Some("model_not_found") => model_not_found(&detail),
+        400 | 422 if mentions_model_not_found(body) => model_not_found(&detail),
         400 | 413 | 415 | 422 => ApiError::InvalidInput {
             message: format!("AI Pass rejected the request as invalid ({detail})."),
         },
@@ -314,7 +385,8 @@ pub(crate) fn embedded_error(value: &Value, maybe_charged: bool) -> ApiError {
     let status = value
         .get("error")
         .and_then(|e| e.get("status").or_else(|| e.get("code")))
-        .and_then(Value::as_u64)
+        // LiteLLM sends the status as a string code (`"429"`).
+        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
         .and_then(|s| u16::try_from(s).ok())
         .filter(|s| (400..600).contains(s) && *s != 401);
     if let Some(s) = status {
@@ -592,6 +664,73 @@ mod tests {
             a.to_string()
                 .contains("https://aipass.one/oauth2/authorize?x=1")
         );
+    }
+
+    #[test]
+    fn live_error_shapes_read_well() {
+        let read = |body: &str, ct: Option<&str>| parse_error_body(body.as_bytes(), ct).message;
+        assert_eq!(
+            read(r#"{"success":false,"message":"Budget exhausted"}"#, None).as_deref(),
+            Some("Budget exhausted")
+        );
+        assert_eq!(
+            read(r#"{"detail":"Not Found"}"#, None).as_deref(),
+            Some("Not Found")
+        );
+        assert_eq!(
+            read(
+                r#"{"detail":[{"loc":["body","model"],"msg":"field required","type":"missing"}]}"#,
+                None
+            )
+            .as_deref(),
+            Some("body.model: field required")
+        );
+        assert_eq!(
+            read(
+                "<html><head><title>502 Bad Gateway</title></head><body>…</body></html>",
+                Some("text/html")
+            )
+            .as_deref(),
+            Some("an HTML error page titled '502 Bad Gateway'")
+        );
+        assert_eq!(
+            read("<html><body>no title</body></html>", None).as_deref(),
+            Some("an HTML error page (not shown)")
+        );
+        assert_eq!(
+            read("upstream timed out", Some("text/plain")).as_deref(),
+            Some("upstream timed out")
+        );
+        // The proxy's words for an unknown model, with a 400.
+        let err = map(
+            400,
+            r#"{"error":{"message":"Invalid model name passed in model=gpt-9. Call `/v1/models`","type":"invalid_request_error","param":"model","code":"400"}}"#,
+        );
+        assert_eq!(err.code(), "model_not_found");
+        // A string status code inside a stream's error object keeps its meaning.
+        let err = embedded_error(
+            &serde_json::json!({"error": {"message": "slow down", "code": "429"}}),
+            true,
+        );
+        assert_eq!(err.code(), "rate_limited");
+    }
+
+    #[test]
+    fn secrets_are_redacted_before_the_message_is_cut() {
+        // A token that straddles the length cut: cutting first would leave its first half.
+        let token = "aipass_at_0123456789abcdefghijklmnopqrstuvwxyz";
+        let message = format!(
+            "{}{token} and more text after it",
+            "x".repeat(MAX_MESSAGE_CHARS - 20)
+        );
+        let body = serde_json::json!({"error": {"message": message}}).to_string();
+        let parsed = parse_error_body_redacted(body.as_bytes(), None, &[token]);
+        let text = parsed.message.unwrap();
+        assert!(!text.contains(&token[..12]), "{text}");
+        assert!(text.contains("***"), "{text}");
+        // Cutting first (the old order) leaves a piece that redaction can no longer find.
+        let cut_first = parse_error_body(body.as_bytes(), None).message.unwrap();
+        assert!(cut_first.contains(&token[..12]) && !cut_first.contains(token));
     }
 
     #[test]

@@ -13,3 +13,4 @@ mod tests;
 pub use client::{ApiClient, ApiSettings, Binary, Upload};
 pub use error::ApiError;
 pub use token::{AccessToken, StaticTokenProvider, TokenProvider};
+pub use types::Model;

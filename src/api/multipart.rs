@@ -52,8 +52,9 @@ pub(crate) fn edit_form(req: &ImageEditRequest) -> Result<Form, ApiError> {
 
 /// `POST /images/variations`.
 pub(crate) fn variation_form(req: &ImageVariationRequest) -> Result<Form, ApiError> {
-    let mut form = Form::new().part("image", file_part(&req.image)?);
-    form = optional(form, "model", req.model.clone());
+    let mut form = Form::new()
+        .part("image", file_part(&req.image)?)
+        .text("model", req.model.clone());
     form = optional(form, "size", req.size.clone());
     form = optional(form, "n", req.n.map(|n| n.to_string()));
     Ok(optional(
@@ -67,7 +68,9 @@ pub(crate) fn variation_form(req: &ImageVariationRequest) -> Result<Form, ApiErr
 pub(crate) fn transcription_form(req: &TranscriptionRequest) -> Result<Form, ApiError> {
     let form = Form::new()
         .part("file", file_part(&req.file)?)
-        .text("model", req.model.clone());
+        .text("model", req.model.clone())
+        // The live references send it; `json` is the `{text}` answer this client reads.
+        .text("response_format", "json");
     Ok(optional(form, "language", req.language.clone()))
 }
 
@@ -149,16 +152,17 @@ mod tests {
         assert!(body.contains("name=\"file\"; filename=\"audio.mp3\"\r\nContent-Type: audio/mpeg"));
         assert!(body.contains("name=\"model\"\r\n\r\nwhisper-1\r\n"));
         assert!(body.contains("name=\"language\"\r\n\r\nen\r\n"));
+        assert!(body.contains("name=\"response_format\"\r\n\r\njson\r\n"));
 
         let v = ImageVariationRequest {
-            model: None,
+            model: "dall-e-2".into(),
             image: upload("a.png", "image/png", b"PNG"),
             size: None,
             n: Some(2),
             response_format: Some("b64_json".into()),
         };
         let (_, body) = body_of(variation_form(&v).unwrap()).await;
-        assert!(!body.contains("name=\"model\""));
+        assert!(body.contains("name=\"model\"\r\n\r\ndall-e-2\r\n"));
         assert!(body.contains("name=\"response_format\"\r\n\r\nb64_json\r\n"));
     }
 }

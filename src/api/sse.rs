@@ -51,6 +51,16 @@ impl ChatStreamAssembler {
         Self::default()
     }
 
+    /// Feeds an `event: error` event: its data is the error, whatever shape it has.
+    pub fn push_error_event(&mut self, data: &str) -> ApiError {
+        let value = match serde_json::from_str::<Value>(data.trim()) {
+            Ok(value @ Value::Object(_)) if value.get("error").is_some() => value,
+            Ok(value @ Value::Object(_)) => serde_json::json!({ "error": value }),
+            _ => serde_json::json!({ "error": { "message": data.trim() } }),
+        };
+        error::embedded_error(&value, true)
+    }
+
     /// Feeds the data of one event. Returns the text it added, if any. `[DONE]` marks the end;
     /// an `{"error":…}` event becomes an error; a chunk that is not JSON is an InvalidResponse.
     pub fn push(&mut self, data: &str) -> Result<Option<String>, ApiError> {
@@ -68,6 +78,16 @@ impl ChatStreamAssembler {
         })?;
         if value.get("error").is_some_and(|e| !e.is_null()) {
             return Err(error::embedded_error(&value, true));
+        }
+        // An error with only a message (or FastAPI's `detail`), no chunk fields at all.
+        let chunk_like = ["choices", "id", "object", "delta", "usage"]
+            .iter()
+            .any(|key| value.get(key).is_some());
+        if !chunk_like && (value.get("message").is_some() || value.get("detail").is_some()) {
+            return Err(error::embedded_error(
+                &serde_json::json!({ "error": value }),
+                true,
+            ));
         }
         let chunk: ChunkWire =
             serde_json::from_value(value).map_err(|e| ApiError::InvalidResponse {
@@ -123,6 +143,14 @@ impl ChatStreamAssembler {
         self.into_result(requested_model, false)
     }
 
+    /// The result after AI Pass ended the stream with an error: the text so far, marked
+    /// incomplete, with the error's words.
+    pub fn finish_with_error(self, requested_model: &str, error: &ApiError) -> ChatResult {
+        let mut result = self.finish_broken(requested_model);
+        result.stopped_by = Some(error::truncate(&error.to_string()));
+        result
+    }
+
     fn into_result(self, requested_model: &str, complete: bool) -> ChatResult {
         ChatResult {
             text: self.text,
@@ -130,6 +158,7 @@ impl ChatStreamAssembler {
             finish_reason: self.finish_reason,
             usage: self.usage,
             complete,
+            stopped_by: None,
         }
     }
 }
@@ -196,11 +225,24 @@ where
                 break Some(Broken::Transport(format!("malformed event stream ({e})")));
             }
         };
-        match asm.push(&event.data) {
+        let pushed = if event.event.eq_ignore_ascii_case("error") {
+            Err(asm.push_error_event(&event.data))
+        } else {
+            asm.push(&event.data)
+        };
+        match pushed {
             Ok(Some(delta)) => on_text(&delta),
             Ok(None) => {}
             Err(err @ ApiError::InvalidResponse { .. }) if asm.has_text() => {
                 break Some(Broken::Transport(err.to_string()));
+            }
+            // Text already received is the user's (and paid for): return it, marked incomplete.
+            Err(err) if asm.has_text() => {
+                tracing::warn!(
+                    code = err.code(),
+                    "chat stream ended with an error after some text; returning the partial answer"
+                );
+                return Ok(asm.finish_with_error(requested_model, &err));
             }
             Err(err) => return Err(err),
         }

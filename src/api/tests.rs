@@ -1,5 +1,5 @@
 //! Client tests against a canned local HTTP server (plain tokio TCP): auth refresh, retries,
-//! body caps, streaming, multipart, revoke and downloads.
+//! body caps, streaming, multipart and downloads.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -310,7 +310,7 @@ async fn unauthorized_refreshes_once_and_retries() {
     .await;
     let tokens = RefreshingTokens::new("tok-old", Some("tok-new"));
     let client = client_for(&server, tokens.clone());
-    let list = client.list_models().await.unwrap();
+    let list = client.list_models(&[]).await.unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(tokens.refreshes.load(Ordering::SeqCst), 1);
     let reqs = server.requests();
@@ -318,7 +318,7 @@ async fn unauthorized_refreshes_once_and_retries() {
     assert_eq!(reqs[0].header("authorization"), Some("Bearer tok-old"));
     assert_eq!(reqs[1].header("authorization"), Some("Bearer tok-new"));
     assert_eq!(reqs[1].method, "GET");
-    assert_eq!(reqs[1].target, "/oauth2/v1/models");
+    assert_eq!(reqs[1].target, "/v1/models");
     assert_eq!(
         reqs[1].header("x-aipass-oauth-client-id"),
         Some("client-123")
@@ -362,7 +362,7 @@ async fn static_token_rejected_is_auth_required_without_retry() {
 async fn missing_token_fails_before_any_request() {
     let server = Server::start(vec![]).await;
     let client = client_for(&server, Arc::new(StaticTokenProvider::new(None)));
-    let err = client.list_models().await.unwrap_err();
+    let err = client.list_models(&[]).await.unwrap_err();
     assert_eq!(err.code(), "auth_required");
     assert!(server.requests().is_empty());
 }
@@ -400,7 +400,7 @@ async fn multipart_body_is_rebuilt_for_the_retry() {
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
     for r in &reqs {
-        assert_eq!(r.target, "/oauth2/v1/images/edits");
+        assert_eq!(r.target, "/v1/images/edits");
         assert!(
             r.header("content-type")
                 .unwrap()
@@ -451,7 +451,7 @@ async fn get_5xx_is_retried_with_backoff() {
         json_reply(200, models()),
     ])
     .await;
-    let list = static_client(&server).list_models().await.unwrap();
+    let list = static_client(&server).list_models(&[]).await.unwrap();
     assert_eq!(list[0].id, "gpt-5-mini");
     assert_eq!(server.requests().len(), 3);
 }
@@ -464,7 +464,7 @@ async fn get_5xx_gives_up_after_two_retries() {
         reply(503, "text/plain", "still busy", &[]),
     ])
     .await;
-    let err = static_client(&server).list_models().await.unwrap_err();
+    let err = static_client(&server).list_models(&[]).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -519,7 +519,7 @@ async fn rate_limit_gives_up_after_two_retries() {
         rate_limited(Some("0")),
     ])
     .await;
-    let err = static_client(&server).list_models().await.unwrap_err();
+    let err = static_client(&server).list_models(&[]).await.unwrap_err();
     match &err {
         ApiError::RateLimited {
             retry_after_seconds,
@@ -562,7 +562,7 @@ async fn a_retry_after_over_the_limit_fails_at_once() {
 async fn a_zero_max_wait_never_waits() {
     let server = Server::start(vec![rate_limited(None)]).await;
     let err = client_with_max_wait(&server, Duration::ZERO)
-        .list_models()
+        .list_models(&[])
         .await
         .unwrap_err();
     assert_eq!(err.code(), "rate_limited");
@@ -593,7 +593,10 @@ async fn dropped_post_is_not_retried() {
 #[tokio::test]
 async fn dropped_get_is_retried() {
     let server = Server::start(vec![Reply::Hangup, json_reply(200, models())]).await;
-    assert_eq!(static_client(&server).list_models().await.unwrap().len(), 2);
+    assert_eq!(
+        static_client(&server).list_models(&[]).await.unwrap().len(),
+        2
+    );
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -634,7 +637,7 @@ async fn chat_sends_the_documented_body() {
     assert!(r.complete);
     let req = &server.requests()[0];
     assert_eq!(req.method, "POST");
-    assert_eq!(req.target, "/oauth2/v1/chat/completions");
+    assert_eq!(req.target, "/v1/chat/completions");
     assert_eq!(req.header("content-type"), Some("application/json"));
     assert_eq!(
         req.json(),
@@ -645,7 +648,7 @@ async fn chat_sends_the_documented_body() {
 #[tokio::test]
 async fn html_instead_of_json_is_invalid_response() {
     let server = Server::start(vec![reply(200, "text/html", "<html>login</html>", &[])]).await;
-    let err = static_client(&server).list_models().await.unwrap_err();
+    let err = static_client(&server).list_models(&[]).await.unwrap_err();
     assert!(matches!(err, ApiError::InvalidResponse { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
@@ -657,9 +660,9 @@ async fn html_instead_of_json_is_invalid_response() {
 #[tokio::test]
 async fn malformed_json_names_the_endpoint() {
     let server = Server::start(vec![reply(200, "application/json", "{\"data\": [", &[])]).await;
-    let err = static_client(&server).list_models().await.unwrap_err();
+    let err = static_client(&server).list_models(&[]).await.unwrap_err();
     assert!(matches!(err, ApiError::InvalidResponse { .. }));
-    assert!(err.to_string().contains("GET /oauth2/v1/models"), "{err}");
+    assert!(err.to_string().contains("GET /v1/models"), "{err}");
 }
 
 #[tokio::test]
@@ -674,7 +677,7 @@ async fn an_unusable_answer_to_a_paid_post_may_have_been_charged() {
     assert!(err.maybe_charged(), "{err:?}");
     assert!(err.to_string().contains("may have been charged"), "{err}");
     // The same answer to a free GET says nothing about charges.
-    let err = client.list_models().await.unwrap_err();
+    let err = client.list_models(&[]).await.unwrap_err();
     assert!(!err.maybe_charged(), "{err:?}");
     assert_eq!(server.requests().len(), 2, "neither was retried");
 }
@@ -766,7 +769,7 @@ async fn usage_summary_is_unwrapped() {
     .await;
     let client = static_client(&server);
     let s = client.usage_summary().await.unwrap();
-    assert_eq!(s.remaining_budget, 7.55);
+    assert_eq!(s.remaining_budget, Some(7.55));
     assert_eq!(server.requests()[0].target, "/api/v1/usage/me/summary");
     let err = client.usage_summary().await.unwrap_err();
     assert!(err.to_string().contains("no budget set"), "{err}");
@@ -787,7 +790,7 @@ async fn model_ids_keep_their_slashes() {
     assert_eq!(m.id, "fal-ai/nano banana/edit");
     assert_eq!(
         server.requests()[0].target,
-        "/oauth2/v1/models/fal-ai/nano%20banana/edit"
+        "/v1/models/fal-ai/nano%20banana/edit"
     );
     let err = client.get_model("gpt-9").await.unwrap_err();
     assert_eq!(err.code(), "model_not_found");
@@ -834,10 +837,10 @@ async fn video_endpoints_use_their_paths() {
     assert_eq!(
         targets,
         [
-            "POST /oauth2/v1/videos",
-            "GET /oauth2/v1/videos/video_1",
-            "GET /oauth2/v1/videos/video_1/content",
-            "POST /oauth2/v1/videos/video_1/remix"
+            "POST /v1/videos",
+            "GET /v1/videos/video_1",
+            "GET /v1/videos/video_1/content",
+            "POST /v1/videos/video_1/remix"
         ]
     );
     assert_eq!(server.requests()[3].json(), json!({"prompt": "at night"}));
@@ -976,32 +979,6 @@ async fn chat_stream_accepts_a_plain_json_answer() {
 // ---------- revoke and downloads ----------
 
 #[tokio::test]
-async fn revoke_sends_token_in_query_and_form_without_bearer() {
-    let server = Server::start(vec![
-        json_reply(200, json!({"success": true})),
-        json_reply(
-            400,
-            json!({"error": "invalid_request", "error_description": "token tok/+= unknown"}),
-        ),
-    ])
-    .await;
-    let client = static_client(&server);
-    client.revoke("tok/+=").await.unwrap();
-    let req = &server.requests()[0];
-    assert_eq!(req.method, "POST");
-    assert_eq!(req.target, "/oauth2/revoke?token=tok%2F%2B%3D");
-    assert_eq!(req.body_text(), "token=tok%2F%2B%3D");
-    assert_eq!(
-        req.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
-    assert_eq!(req.header("authorization"), None);
-    let err = client.revoke("tok/+=").await.unwrap_err();
-    let text = format!("{err} {err:?}");
-    assert!(!text.contains("tok/+="), "{text}");
-}
-
-#[tokio::test]
 async fn download_sends_the_token_only_to_the_api_origin() {
     let api = Server::start(vec![reply(200, "image/png", "PNG-1", &[])]).await;
     let cdn = Server::start(vec![reply(200, "image/png", "PNG-2", &[])]).await;
@@ -1041,7 +1018,7 @@ fn client_futures_are_send() {
     let req = chat_request();
     let mut sink = |_: &str| {};
     assert_send(&client.chat_stream(&req, &mut sink));
-    assert_send(&client.list_models());
+    assert_send(&client.list_models(&[]));
     assert_send(&client.edit_images(ImageEditRequest {
         model: "m".into(),
         prompt: "p".into(),
@@ -1051,5 +1028,4 @@ fn client_futures_are_send() {
         response_format: None,
     }));
     assert_send(&client.download("http://x"));
-    assert_send(&client.revoke("t"));
 }

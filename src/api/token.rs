@@ -38,6 +38,13 @@ pub trait TokenProvider: Send + Sync + 'static {
         &'a self,
         failed: &'a AccessToken,
     ) -> BoxFuture<'a, Result<Option<AccessToken>, ApiError>>;
+
+    /// The OAuth client id the tokens were issued to, once known (for the
+    /// `X-AIPass-OAuth-Client-Id` header when the settings name none: a client created on first
+    /// run).
+    fn client_id(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Serves the token from AIPASS_ACCESS_TOKEN (read once by the caller). Never refreshes.

@@ -10,7 +10,8 @@ use super::client::Upload;
 
 // ---------- models ----------
 
-/// One entry of `GET /oauth2/v1/models`.
+/// One entry of `GET /v1/models`. Live servers add `type`, `methods` and `capabilities` (the
+/// contract for what a model does); plain LiteLLM sends `mode`; old servers send only `id`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Model {
     pub id: String,
@@ -22,23 +23,87 @@ pub struct Model {
         skip_serializing_if = "Option::is_none"
     )]
     pub created: Option<i64>,
+    /// `text`, `image`, `audio`, `embedding`, `video`, …
+    #[serde(
+        rename = "type",
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub model_type: Option<String>,
+    /// API methods the model serves: `chat_completions`, `image_edit`, `audio_speech`, …
+    #[serde(
+        default,
+        deserialize_with = "lenient::strings",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub methods: Vec<String>,
+    /// Features such as `vision`.
+    #[serde(
+        default,
+        deserialize_with = "lenient::strings",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub capabilities: Vec<String>,
+    /// LiteLLM's `mode` (`chat`, `embedding`, `image_generation`, …).
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mode: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// The list answer: `{"object":"list","data":[…]}`, or a bare array from simpler proxies.
+impl Model {
+    /// An entry known only by its id (the plain-array answer).
+    pub fn from_id(id: String) -> Self {
+        Model {
+            id,
+            owned_by: None,
+            created: None,
+            model_type: None,
+            methods: Vec::new(),
+            capabilities: Vec::new(),
+            mode: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// True when the server said what the model does (not only its id).
+    pub fn has_metadata(&self) -> bool {
+        self.model_type.is_some() || !self.methods.is_empty() || self.mode.is_some()
+    }
+}
+
+/// One element of a model list: an object, or (the historical shape) just the id.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ModelEntryWire {
+    Id(String),
+    Full(Model),
+}
+
+/// The list answer: the envelope `{"object":"list","data":[…]}`, or a bare array; either may
+/// hold objects or id strings.
 #[derive(Deserialize)]
 #[serde(untagged)]
 pub(crate) enum ModelList {
-    Wrapped { data: Vec<Model> },
-    Bare(Vec<Model>),
+    Wrapped { data: Vec<ModelEntryWire> },
+    Bare(Vec<ModelEntryWire>),
 }
 
 impl ModelList {
     pub(crate) fn into_models(self) -> Vec<Model> {
-        match self {
-            ModelList::Wrapped { data } | ModelList::Bare(data) => data,
-        }
+        let (ModelList::Wrapped { data } | ModelList::Bare(data)) = self;
+        data.into_iter()
+            .map(|entry| match entry {
+                ModelEntryWire::Id(id) => Model::from_id(id),
+                ModelEntryWire::Full(model) => model,
+            })
+            .filter(|model| !model.id.trim().is_empty())
+            .collect()
     }
 }
 
@@ -103,6 +168,9 @@ pub struct ChatResult {
     pub usage: Option<Usage>,
     /// False when a stream ended early: `text` is then only the part that arrived.
     pub complete: bool,
+    /// When AI Pass ended the stream with an error after some text: what it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
 }
 
 /// Token counts. JsonSchema because tools put it in their output schemas.
@@ -180,6 +248,7 @@ impl ChatCompletionWire {
             finish_reason,
             usage: self.usage,
             complete: true,
+            stopped_by: None,
         }
     }
 }
@@ -256,7 +325,7 @@ pub struct ImageEditRequest {
 /// `POST /images/variations` (multipart).
 #[derive(Clone, Debug)]
 pub struct ImageVariationRequest {
-    pub model: Option<String>,
+    pub model: String,
     pub image: Upload,
     pub size: Option<String>,
     pub n: Option<u32>,
@@ -326,12 +395,27 @@ pub(crate) struct RemixWire<'a> {
     pub prompt: &'a str,
 }
 
+/// A video job in either documented shape: OpenAI's (`id`, `status`, `progress`) or the
+/// developer-key reference's (`videoId`, status from `/videos/{id}/status`, `downloadUrl`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct VideoJob {
+    #[serde(alias = "videoId", alias = "video_id")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string_or_empty")]
     pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Where the finished file can be fetched, when the job says (instead of `/content`).
+    #[serde(
+        default,
+        alias = "downloadUrl",
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub download_url: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub progress: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -341,6 +425,36 @@ pub struct VideoJob {
     pub extra: Map<String, Value>,
 }
 
+/// What a video job's status word means, in the one vocabulary results use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VideoState {
+    /// Queued or running (or a word this client does not know yet).
+    Pending,
+    Completed,
+    Failed,
+}
+
+impl VideoState {
+    pub fn of(status: &str) -> Self {
+        match status.trim().to_ascii_lowercase().as_str() {
+            "completed" | "complete" | "succeeded" | "success" | "done" | "finished" | "ready" => {
+                VideoState::Completed
+            }
+            "failed" | "failure" | "error" | "errored" | "cancelled" | "canceled" | "expired"
+            | "rejected" => VideoState::Failed,
+            _ => VideoState::Pending,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoState::Pending => "pending",
+            VideoState::Completed => "completed",
+            VideoState::Failed => "failed",
+        }
+    }
+}
+
 // ---------- usage ----------
 
 /// Budget figures in dollars. Read from the API's camelCase, written in snake_case.
@@ -348,10 +462,16 @@ pub struct VideoJob {
 pub struct UsageSummary {
     #[serde(alias = "totalCost", deserialize_with = "lenient::f64_value")]
     pub total_cost: f64,
-    #[serde(alias = "maxBudget", deserialize_with = "lenient::f64_value")]
-    pub max_budget: f64,
-    #[serde(alias = "remainingBudget", deserialize_with = "lenient::f64_value")]
-    pub remaining_budget: f64,
+    /// None: the account has no budget limit (`maxBudget: null`).
+    #[serde(alias = "maxBudget", default, deserialize_with = "lenient::opt_f64")]
+    pub max_budget: Option<f64>,
+    /// None with no limit.
+    #[serde(
+        alias = "remainingBudget",
+        default,
+        deserialize_with = "lenient::opt_f64"
+    )]
+    pub remaining_budget: Option<f64>,
 }
 
 /// `{"success": true, "data": {…}}`.
@@ -391,6 +511,37 @@ mod lenient {
     pub fn u64_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         let v = Value::deserialize(d)?;
         Ok(as_f64(&v).filter(|f| *f >= 0.0).map_or(0, |f| f as u64))
+    }
+
+    pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Ok(as_f64(&Value::deserialize(d)?))
+    }
+
+    pub fn string_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(opt_string(d)?.unwrap_or_default())
+    }
+
+    /// A string; anything else (null, a number, a list) counts as absent.
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            _ => None,
+        })
+    }
+
+    /// A list of strings (non-strings skipped), a single string, or nothing.
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) if !s.trim().is_empty() => vec![s.trim().to_string()],
+            Value::Array(items) => items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
     }
 
     pub fn f64_value<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -492,6 +643,32 @@ mod tests {
         assert_eq!(models[1].created, None);
         let bare: ModelList = serde_json::from_value(json!([{"id": "a"}])).unwrap();
         assert_eq!(bare.into_models()[0].id, "a");
+        let ids: ModelList = serde_json::from_value(json!(["a", "b"])).unwrap();
+        let ids = ids.into_models();
+        assert_eq!((ids[1].id.as_str(), ids[1].has_metadata()), ("b", false));
+        let wrapped_ids: ModelList =
+            serde_json::from_value(json!({"object": "list", "data": ["x"]})).unwrap();
+        assert_eq!(wrapped_ids.into_models()[0].id, "x");
+    }
+
+    #[test]
+    fn model_metadata_is_read_leniently() {
+        let list: ModelList = serde_json::from_value(json!({"object": "list", "data": [
+            {"id": "nano-banana-2-edit", "type": "image", "methods": ["image_edit"], "capabilities": ["multi_image"]},
+            {"id": "odd", "type": 3, "methods": "embeddings", "capabilities": null, "extra": true},
+            {"id": "lite", "mode": "audio_speech"}
+        ]}))
+        .unwrap();
+        let models = list.into_models();
+        assert_eq!(models[0].model_type.as_deref(), Some("image"));
+        assert_eq!(models[0].methods, ["image_edit"]);
+        assert_eq!(models[0].capabilities, ["multi_image"]);
+        assert_eq!(models[1].model_type, None);
+        assert_eq!(models[1].methods, ["embeddings"]);
+        assert!(models[1].capabilities.is_empty());
+        assert_eq!(models[1].extra.get("extra"), Some(&json!(true)));
+        assert_eq!(models[2].mode.as_deref(), Some("audio_speech"));
+        assert!(models.iter().all(Model::has_metadata));
     }
 
     #[test]
@@ -502,7 +679,17 @@ mod tests {
         }))
         .unwrap();
         let s = env.data.unwrap();
-        assert_eq!(s.max_budget, 10.0);
+        assert_eq!(s.max_budget, Some(10.0));
+        let unlimited: UsageEnvelope = serde_json::from_value(json!({
+            "success": true,
+            "data": {"totalCost": 2.5, "maxBudget": null, "remainingBudget": null}
+        }))
+        .unwrap();
+        let u = unlimited.data.unwrap();
+        assert_eq!(
+            (u.total_cost, u.max_budget, u.remaining_budget),
+            (2.5, None, None)
+        );
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
             json!({"total_cost": 2.45, "max_budget": 10.0, "remaining_budget": 7.55})
@@ -523,6 +710,26 @@ mod tests {
         .unwrap();
         assert_eq!(v.progress, Some(40.0));
         assert_eq!(v.extra.get("seconds"), Some(&json!("4")));
+        let dev: VideoJob = serde_json::from_value(json!({
+            "videoId": "vid_2", "progress": "50", "seconds": 4, "downloadUrl": "https://cdn/x.mp4"
+        }))
+        .unwrap();
+        assert_eq!((dev.id.as_str(), dev.status.as_str()), ("vid_2", ""));
+        assert_eq!(dev.download_url.as_deref(), Some("https://cdn/x.mp4"));
+        assert_eq!(dev.progress, Some(50.0));
+        for (word, state) in [
+            ("queued", VideoState::Pending),
+            ("in_progress", VideoState::Pending),
+            ("processing", VideoState::Pending),
+            ("", VideoState::Pending),
+            ("completed", VideoState::Completed),
+            ("SUCCEEDED", VideoState::Completed),
+            ("failed", VideoState::Failed),
+            ("cancelled", VideoState::Failed),
+            ("expired", VideoState::Failed),
+        ] {
+            assert_eq!(VideoState::of(word), state, "{word}");
+        }
     }
 
     #[test]

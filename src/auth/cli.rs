@@ -4,6 +4,9 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::client_id::ClientSource;
+use super::provision::Shown;
+use super::revoke;
 use super::session::{AuthConfig, AuthSession, SignInStatus, now_unix};
 use super::store::StoredTokens;
 use crate::api::{ApiClient, ApiError, ApiSettings, StaticTokenProvider, TokenProvider};
@@ -19,23 +22,27 @@ pub fn login(settings: &Settings) -> ExitCode {
             );
         }
         let session = AuthSession::new(settings);
-        if session.config().client_id.is_none() {
-            eprintln!("error: {}", missing_client_id_text(session.config()));
-            return ExitCode::from(2);
+        if session.client().await.is_none() {
+            eprintln!(
+                "No AI Pass client yet: aipass-mcp will ask you to approve creating one on your account, then to sign in."
+            );
         }
+        let setup_printer = tokio::spawn(print_setup(session.setup_status()));
         let mut status = session.sign_in_status();
+        let setup = session.setup_status();
         let printer = tokio::spawn(async move {
             let mut shown: Option<String> = None;
             while status.changed().await.is_ok() {
                 let current = status.borrow_and_update().clone();
                 match current {
                     // The terminal shows the short link too: the full URL carries the state,
-                    // and terminals are scrolled back, logged and shared.
+                    // and terminals are scrolled back, logged and shared. The setup's approval
+                    // link is printed by `print_setup`.
                     SignInStatus::Waiting {
                         url,
                         browser_opened,
                         ..
-                    } if shown.as_deref() != Some(url.as_str()) => {
+                    } if shown.as_deref() != Some(url.as_str()) && setup.borrow().is_none() => {
                         if browser_opened {
                             eprintln!(
                                 "Opened the AI Pass sign-in page in your browser. If it did not appear, open this URL:"
@@ -47,7 +54,9 @@ pub fn login(settings: &Settings) -> ExitCode {
                         eprintln!("Waiting for you to approve access (Ctrl-C to give up)...");
                         shown = Some(url);
                     }
-                    SignInStatus::WaitingForOtherProcess { url } if shown.is_none() => {
+                    SignInStatus::WaitingForOtherProcess { url }
+                        if shown.is_none() && setup.borrow().is_none() =>
+                    {
                         eprintln!(
                             "Another aipass-mcp is already signing in; waiting for it to finish."
                         );
@@ -62,10 +71,14 @@ pub fn login(settings: &Settings) -> ExitCode {
         });
         let result = session.sign_in_now().await;
         printer.abort();
+        setup_printer.abort();
         match result {
             Ok(tokens) => {
                 let store = session.token_store().await.describe();
                 println!("Signed in to AI Pass."); // stdout-ok
+                if let Some(client) = session.client().await {
+                    println!("OAuth client: {} ({})", client.id, client.source); // stdout-ok
+                }
                 println!("Access token: {}", expiry_text(&tokens)); // stdout-ok
                 println!("Token store: {store}"); // stdout-ok
                 ExitCode::SUCCESS
@@ -78,17 +91,80 @@ pub fn login(settings: &Settings) -> ExitCode {
     })
 }
 
-/// `aipass-mcp logout`: revokes the tokens at AI Pass (`POST /oauth2/revoke?token=…`) and
-/// deletes them from the store.
-pub fn logout(settings: &Settings) -> ExitCode {
+/// `aipass-mcp logout`: revokes the tokens at AI Pass (refresh token first, then the access
+/// token; see [`revoke`]), says which were revoked, and deletes them from the store.
+pub fn logout(settings: &Settings, forget_client: bool) -> ExitCode {
     run(async {
         let session = quiet_session(settings);
-        if session.config().client_id.is_none() {
-            eprintln!(
-                "error: AIPASS_CLIENT_ID is not set, so there is no stored sign-in to remove."
-            );
-            return ExitCode::from(2);
+        let code = sign_out(settings, &session).await;
+        if !forget_client || code != ExitCode::SUCCESS {
+            return code;
         }
+        match session.forget_client().await {
+            Ok(true) => {
+                println!(
+                    "Removed the stored OAuth client id; the next sign-in asks you to approve the setup again."
+                ); // stdout-ok
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                println!("No stored OAuth client id to remove."); // stdout-ok
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: could not remove the stored OAuth client id: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Prints the first-run setup's approval link and code each time a new one is shown.
+async fn print_setup(mut setup: tokio::sync::watch::Receiver<Option<Shown>>) {
+    let mut shown = String::new();
+    while setup.changed().await.is_ok() {
+        let current = setup.borrow_and_update().clone();
+        match current {
+            Some(Shown::Approval {
+                url,
+                user_code,
+                browser_opened,
+            }) if shown != url => {
+                if browser_opened {
+                    eprintln!(
+                        "Opened the AI Pass setup approval page in your browser. If it did not appear, open:"
+                    );
+                } else {
+                    eprintln!(
+                        "Open this page to approve that aipass-mcp creates its sign-in client on your AI Pass account:"
+                    );
+                }
+                eprintln!(
+                    "\n  {url}\n\nThe page shows the code {user_code}. Waiting for your approval (Ctrl-C to give up)..."
+                );
+                shown = url;
+            }
+            Some(Shown::OtherProcess { url }) if shown.is_empty() => {
+                eprintln!("Another aipass-mcp is setting up the AI Pass client; waiting for it.");
+                if let Some(url) = url {
+                    eprintln!("Its approval page:\n\n  {url}\n");
+                }
+                shown = "other".into();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Revokes and deletes the tokens of the client in use.
+async fn sign_out(settings: &Settings, session: &Arc<AuthSession>) -> ExitCode {
+    {
+        let Some(client) = session.client().await else {
+            println!(
+                "Not signed in, and no OAuth client is configured or stored; nothing to remove."
+            ); // stdout-ok
+            return ExitCode::SUCCESS;
+        };
         let held = session.current_tokens().await;
         let Some(tokens) = held else {
             // The store in use is empty, but another one (an earlier mode) may not be.
@@ -102,31 +178,21 @@ pub fn logout(settings: &Settings) -> ExitCode {
             }
             return ExitCode::SUCCESS;
         };
-        let api = api_client(settings, session.clone());
-        let mut revoked = true;
-        let mut secrets: Vec<&str> = Vec::new();
-        if let Some(refresh) = tokens.refresh_token.as_deref() {
-            secrets.push(refresh);
-        }
-        if !tokens.access_token.is_empty() {
-            secrets.push(&tokens.access_token);
-        }
-        for secret in secrets {
-            if let Err(e) = api.revoke(secret).await {
-                eprintln!("warning: AI Pass could not revoke a token: {e}");
-                revoked = false;
-            }
-        }
+        let http = revoke::revoke_http_client(settings.connect_timeout);
+        // The client the tokens were issued to (configured, or created by the first-run setup).
+        let revocations = revoke::revoke_all(&http, &settings.base_url, &client.id, &tokens).await;
+        let revoked = revocations.iter().all(|r| r.outcome.is_ok());
+        let report = revoke::describe(&revocations);
         let store = session.token_store().await.describe();
         match session.forget().await {
             Ok(_) => {
                 let outcome = if revoked {
                     format!(
-                        "Signed out: the tokens were revoked at AI Pass and deleted from {store}."
+                        "Signed out: {report} at AI Pass, and the tokens were deleted from {store}."
                     )
                 } else {
                     format!(
-                        "Signed out locally: the tokens were deleted from {store} (revoking them at AI Pass failed)."
+                        "Signed out locally: the tokens were deleted from {store}, but at AI Pass {report}."
                     )
                 };
                 println!("{outcome}"); // stdout-ok
@@ -137,7 +203,7 @@ pub fn logout(settings: &Settings) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    }
 }
 
 const ENV_TOKEN_STATUS: &str = "Signed in with AIPASS_ACCESS_TOKEN from the environment (the token store and sign-in are not used).";
@@ -150,6 +216,13 @@ pub fn status(settings: &Settings) -> ExitCode {
     run(async {
         let base_url = settings.base_url.as_str().trim_end_matches('/');
         println!("AI Pass: {base_url}"); // stdout-ok
+        if let Some(key) = config::api_key_from_env() {
+            println!("Using the developer API key from AIPASS_API_KEY (sign-in is not used)."); // stdout-ok
+            let provider: Arc<dyn TokenProvider> = Arc::new(StaticTokenProvider::new(Some(key)));
+            let api = ApiClient::new(ApiSettings::from_settings(settings, true), provider);
+            // The user profile is for OAuth tokens; a key shows the balance only.
+            return report_account(&api, false).await;
+        }
         if let Some(token) = config::access_token_from_env() {
             println!("{ENV_TOKEN_STATUS}"); // stdout-ok
             let provider: Arc<dyn TokenProvider> = Arc::new(StaticTokenProvider::new(Some(token)));
@@ -157,13 +230,18 @@ pub fn status(settings: &Settings) -> ExitCode {
             return report_account(&api, true).await;
         }
         let session = quiet_session(settings);
-        let config = session.config().clone();
-        let Some(client_id) = config.client_id.clone() else {
-            println!("Not signed in."); // stdout-ok
-            println!("{}", missing_client_id_text(&config)); // stdout-ok
+        let Some(client) = session.client().await else {
+            println!(
+                "OAuth client: none yet (the first sign-in creates one on your AI Pass account, after you approve it)"
+            ); // stdout-ok
+            println!("{NOT_SIGNED_IN}"); // stdout-ok
             return ExitCode::FAILURE;
         };
-        println!("OAuth client: {client_id}"); // stdout-ok
+        println!("OAuth client: {} ({})", client.id, client.source); // stdout-ok
+        if matches!(client.source, ClientSource::Provisioned(_)) {
+            let panel = super::session::DEVELOPER_PANEL_URL;
+            println!("Manage it (see or delete it) in the AI Pass developer panel: {panel}"); // stdout-ok
+        }
         let store = session.token_store().await.describe();
         let Some(tokens) = session.current_tokens().await else {
             println!("{NOT_SIGNED_IN}"); // stdout-ok
@@ -211,13 +289,19 @@ async fn report_account(api: &ApiClient, profile: bool) -> ExitCode {
             }
         }
     } else {
-        println!("Signed in (the profile:read scope was not granted, so the user is not shown)."); // stdout-ok
+        println!(
+            "Signed in (the user is not shown: no profile:read scope, or a developer API key)."
+        ); // stdout-ok
     }
     match api.usage_summary().await {
         Ok(usage) => {
-            let (left, budget, spent) =
-                (usage.remaining_budget, usage.max_budget, usage.total_cost);
-            println!("Balance: ${left:.2} left of ${budget:.2} (spent ${spent:.2})"); // stdout-ok
+            let spent = usage.total_cost;
+            match (usage.remaining_budget, usage.max_budget) {
+                (Some(left), Some(budget)) => {
+                    println!("Balance: ${left:.2} left of ${budget:.2} (spent ${spent:.2})"); // stdout-ok
+                }
+                _ => println!("Balance: no limit (spent ${spent:.2})"), // stdout-ok
+            }
         }
         Err(e) => {
             let balance_code = report_api_error("the balance", &e);
@@ -267,15 +351,6 @@ fn expiry_text(tokens: &StoredTokens) -> String {
     }
 }
 
-fn missing_client_id_text(config: &AuthConfig) -> String {
-    format!(
-        "AIPASS_CLIENT_ID is not set. Create an OAuth client at {} with the redirect URI {} \
-         (exactly, port included), then set AIPASS_CLIENT_ID to its client id.",
-        super::session::DEVELOPER_PANEL_URL,
-        config.redirect_uri
-    )
-}
-
 /// A session that refreshes but never opens a browser.
 fn quiet_session(settings: &Settings) -> Arc<AuthSession> {
     let mut config = AuthConfig::from_settings(settings);
@@ -284,12 +359,7 @@ fn quiet_session(settings: &Settings) -> Arc<AuthSession> {
 }
 
 fn api_settings(settings: &Settings) -> ApiSettings {
-    let mut api = ApiSettings::new(settings.base_url.clone());
-    api.client_id = settings.client_id.clone();
-    api.connect_timeout = settings.connect_timeout;
-    api.request_timeout = settings.request_timeout;
-    api.max_retry_wait = settings.max_retry_wait;
-    api
+    ApiSettings::from_settings(settings, false)
 }
 
 fn api_client(settings: &Settings, session: Arc<AuthSession>) -> ApiClient {

@@ -98,8 +98,8 @@ pub struct TokenResponse {
     /// The new refresh token (it rotates on every refresh).
     #[serde(default)]
     pub refresh_token: Option<String>,
-    /// Seconds the access token is valid.
-    #[serde(default)]
+    /// Seconds the access token is valid (`3600`, `3600.0` and `"3600"` are all read).
+    #[serde(default, deserialize_with = "lenient_seconds")]
     pub expires_in: Option<u64>,
     /// `Bearer`.
     #[serde(default)]
@@ -143,13 +143,31 @@ pub enum TokenError {
     /// The answer was not a token response.
     #[error("unexpected answer from the token endpoint: {0}")]
     Invalid(String),
+    /// 503 with Retry-After: another rotation of the grant is running.
+    #[error("the token endpoint is busy (HTTP 503); it asked to retry after {} s", retry_after.as_secs())]
+    Busy {
+        /// The server's Retry-After.
+        retry_after: Duration,
+    },
 }
 
 impl TokenError {
-    /// The server refused the grant (`invalid_grant`: expired, revoked or reused; or any other
-    /// 4xx refusal): retrying the same grant cannot help, only a new sign-in.
+    /// The grant is dead and only a new sign-in helps: `invalid_grant`, or a 400 or 401 from
+    /// the token endpoint. Anything else (403, 404, 407, a redirect, 5xx, no answer) may be a
+    /// proxy, an outage or a rolling upgrade: the stored grant is kept.
     pub fn needs_sign_in(&self) -> bool {
-        matches!(self, TokenError::Rejected { .. })
+        matches!(self, TokenError::Rejected { status, error, .. }
+            if error == "invalid_grant" || *status == 400 || *status == 401)
+    }
+
+    /// After the one retry, a second 503 is an outage like any other.
+    fn busy_is_temporary(self) -> TokenError {
+        match self {
+            TokenError::Busy { .. } => TokenError::Network(
+                "the token endpoint was still busy (HTTP 503) after one retry".into(),
+            ),
+            other => other,
+        }
     }
 
     /// The OAuth error code, when the server sent one.
@@ -214,7 +232,9 @@ pub async fn exchange_code(
         client_id,
         redirect_uri: redirect_uri.as_str(),
     };
-    post_token(http, base_url, &body).await
+    post_token(http, base_url, &body)
+        .await
+        .map_err(TokenError::busy_is_temporary)
 }
 
 /// `POST {base}/oauth2/token` with `{grantType: "refresh_token", refreshToken, clientId}`.
@@ -229,7 +249,33 @@ pub async fn refresh(
         refresh_token,
         client_id,
     };
-    post_token(http, base_url, &body).await
+    match post_token(http, base_url, &body).await {
+        // The server serialises rotations of one grant and answers a collision with 503 and
+        // Retry-After: wait (bounded) and try once more.
+        Err(TokenError::Busy { retry_after }) => {
+            tokio::time::sleep(retry_after.min(MAX_BUSY_WAIT)).await;
+            post_token(http, base_url, &body)
+                .await
+                .map_err(TokenError::busy_is_temporary)
+        }
+        other => other,
+    }
+}
+
+/// The longest wait for a refresh answered 503 with Retry-After.
+const MAX_BUSY_WAIT: Duration = Duration::from_secs(5);
+
+/// `3600`, `3600.0` or `"3600"`; anything else (or a negative number) counts as absent.
+fn lenient_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let seconds = match &value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    Ok(seconds
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| s.min(u64::MAX as f64 / 2.0) as u64))
 }
 
 async fn post_token(
@@ -246,10 +292,22 @@ async fn post_token(
         .await
         .map_err(|e| TokenError::Network(e.without_url().to_string()))?;
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let bytes = response
         .bytes()
         .await
         .map_err(|e| TokenError::Network(e.without_url().to_string()))?;
+    if status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        && let Some(seconds) = retry_after
+    {
+        return Err(TokenError::Busy {
+            retry_after: Duration::from_secs(seconds),
+        });
+    }
     if status.is_success() {
         let tokens: TokenResponse = serde_json::from_slice(&bytes)
             .map_err(|e| TokenError::Invalid(format!("HTTP {status}: {e}")))?;
@@ -785,6 +843,57 @@ mod tests {
             .1
             .into_owned();
         assert_eq!(scope, "api:access profile:read");
+    }
+
+    #[test]
+    fn only_invalid_grant_or_400_401_means_sign_in_again() {
+        let rejected = |status: u16, error: &str| TokenError::Rejected {
+            status,
+            error: error.into(),
+            description: None,
+        };
+        assert!(rejected(400, "invalid_request").needs_sign_in());
+        assert!(rejected(401, "invalid_client").needs_sign_in());
+        assert!(rejected(403, "invalid_grant").needs_sign_in());
+        for status in [302, 307, 403, 404, 407, 418] {
+            assert!(!rejected(status, "error").needs_sign_in(), "{status}");
+        }
+        assert!(!TokenError::Network("HTTP 503".into()).needs_sign_in());
+        assert!(!TokenError::Invalid("x".into()).needs_sign_in());
+        let busy = TokenError::Busy {
+            retry_after: Duration::from_secs(1),
+        };
+        assert!(!busy.needs_sign_in());
+        assert!(matches!(busy.busy_is_temporary(), TokenError::Network(_)));
+    }
+
+    #[test]
+    fn token_numbers_are_read_leniently() {
+        let read = |body: &str| {
+            serde_json::from_str::<TokenResponse>(body)
+                .unwrap()
+                .expires_in
+        };
+        assert_eq!(
+            read(r#"{"access_token":"a","expires_in":3600}"#),
+            Some(3600)
+        );
+        assert_eq!(
+            read(r#"{"access_token":"a","expires_in":3600.0}"#),
+            Some(3600)
+        );
+        assert_eq!(
+            read(r#"{"access_token":"a","expires_in":" 3600 "}"#),
+            Some(3600)
+        );
+        assert_eq!(
+            read(r#"{"access_token":"a","expires_in":"6048000"}"#),
+            Some(6_048_000)
+        );
+        assert_eq!(read(r#"{"access_token":"a","expires_in":null}"#), None);
+        assert_eq!(read(r#"{"access_token":"a","expires_in":-5}"#), None);
+        assert_eq!(read(r#"{"access_token":"a","expires_in":"soon"}"#), None);
+        assert_eq!(read(r#"{"access_token":"a"}"#), None);
     }
 
     #[test]

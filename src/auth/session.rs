@@ -12,15 +12,20 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::watch;
 use url::Url;
 
+use super::client_id::{ClientSource, ResolvedClient};
 use super::flow::{self, BrowserOutcome, CallbackOutcome, CallbackServer, Page, TokenResponse};
 use super::pkce::Pkce;
+use super::provision::Shown;
 use super::store::{self, StoredTokens, TokenStore};
 use super::store_choice;
 use crate::api::{AccessToken, ApiError, TokenProvider};
 use crate::config::{Settings, TokenStoreMode};
+
+mod client_setup;
+use client_setup::setup_required;
 
 /// Where to create an OAuth client.
 pub const DEVELOPER_PANEL_URL: &str = "https://aipass.one/panel/developer";
@@ -48,7 +53,7 @@ const REBIND_EVERY: u32 = 5;
 pub struct AuthConfig {
     /// API origin.
     pub base_url: Url,
-    /// OAuth client id; None = sign-in impossible (clear error).
+    /// `AIPASS_CLIENT_ID`; None = use the stored client, or create one on first sign-in.
     pub client_id: Option<String>,
     /// Loopback redirect URI registered for the client.
     pub redirect_uri: Url,
@@ -106,7 +111,8 @@ impl AuthConfig {
 pub enum SignInStatus {
     /// No sign-in is running.
     Idle,
-    /// This process waits for the browser; `url` is the link to show.
+    /// This process waits for the browser; `url` is the link to show. During the first-run
+    /// setup both fields are the AI Pass approval page (see [`AuthSession::setup_status`]).
     Waiting {
         /// The short link on the loopback listener (`http://127.0.0.1:<port>/start/<nonce>`),
         /// which redirects once to the sign-in page; it carries no state or challenge.
@@ -184,7 +190,14 @@ pub struct AuthSession {
     config: AuthConfig,
     me: Weak<AuthSession>,
     http: OnceLock<reqwest::Client>,
-    store: OnceCell<Arc<dyn TokenStore>>,
+    /// A store given by the caller (tests), used whatever the client id.
+    fixed_store: Option<Arc<dyn TokenStore>>,
+    /// The store opened for the account (client id + origin) it was opened for.
+    store: tokio::sync::Mutex<Option<(String, Arc<dyn TokenStore>)>>,
+    /// The client id in use, once known (configured, stored or just created).
+    client: Mutex<Option<ResolvedClient>>,
+    /// What the first-run setup asks the user to do, while it runs.
+    setup: watch::Sender<Option<Shown>>,
     /// The tokens in use (the store may be behind when saving failed).
     tokens: Mutex<Option<StoredTokens>>,
     /// Single flight: one refresh or sign-in decision at a time in this process.
@@ -223,15 +236,18 @@ impl AuthSession {
     }
 
     fn build(config: AuthConfig, store: Option<Arc<dyn TokenStore>>) -> Arc<Self> {
-        let cell = OnceCell::new();
-        if let Some(store) = store {
-            let _ = cell.set(store);
-        }
+        let client = config.client_id.clone().map(|id| ResolvedClient {
+            id,
+            source: ClientSource::Configured,
+        });
         Arc::new_cyclic(|me| AuthSession {
             config,
             me: me.clone(),
             http: OnceLock::new(),
-            store: cell,
+            fixed_store: store,
+            store: tokio::sync::Mutex::new(None),
+            client: Mutex::new(client),
+            setup: watch::channel(None).0,
             tokens: Mutex::new(None),
             gate: tokio::sync::Mutex::new(()),
             sign_in: Mutex::new(None),
@@ -257,23 +273,36 @@ impl AuthSession {
         self.status.subscribe()
     }
 
-    /// The store in use (opened on first use: the keyring probe happens here, not at startup).
+    /// What the first-run setup asks the user to do (approve a link), while it runs.
+    pub fn setup_status(&self) -> watch::Receiver<Option<Shown>> {
+        self.setup.subscribe()
+    }
+
+    /// The store in use (opened on first use: the keyring probe happens here, not at startup),
+    /// for the account of the client id in use.
     pub async fn token_store(&self) -> Arc<dyn TokenStore> {
-        self.store
-            .get_or_init(|| async {
-                let mode = self.config.token_store;
-                let dir = self.config.config_dir.clone();
-                let account = self.account();
-                tokio::task::spawn_blocking(move || store::open(mode, &dir, &account))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Arc::new(store::UnavailableStore::new(format!(
-                            "the token store could not be opened: {e}"
-                        )))
-                    })
-            })
+        if let Some(store) = &self.fixed_store {
+            return store.clone();
+        }
+        let account = self.account();
+        let mut slot = self.store.lock().await;
+        if let Some((opened_for, store)) = slot.as_ref()
+            && *opened_for == account
+        {
+            return store.clone();
+        }
+        let mode = self.config.token_store;
+        let dir = self.config.config_dir.clone();
+        let key = account.clone();
+        let store = tokio::task::spawn_blocking(move || store::open(mode, &dir, &key))
             .await
-            .clone()
+            .unwrap_or_else(|e| {
+                Arc::new(store::UnavailableStore::new(format!(
+                    "the token store could not be opened: {e}"
+                )))
+            });
+        *slot = Some((account, store.clone()));
+        store
     }
 
     /// The tokens this session would use now (memory, else the store), without refreshing.
@@ -281,7 +310,7 @@ impl AuthSession {
         if let Some(tokens) = self.memory() {
             return Some(tokens);
         }
-        self.config.client_id.as_ref()?;
+        self.client().await?;
         let stored = self.load_store().await;
         if let Some(tokens) = &stored {
             self.set_memory(Some(tokens.clone()));
@@ -309,13 +338,14 @@ impl AuthSession {
     /// API client). Returns the tokens that were held, if any.
     pub async fn forget(&self) -> Result<Option<StoredTokens>, store::StoreError> {
         let _gate = self.gate.lock().await;
+        let client = self.client().await;
         let held = match self.memory() {
             Some(tokens) => Some(tokens),
-            None if self.config.client_id.is_some() => self.load_store().await,
+            None if client.is_some() => self.load_store().await,
             None => None,
         };
         self.set_memory(None);
-        if self.config.client_id.is_none() {
+        if client.is_none() {
             return Ok(held);
         }
         let store = self.token_store().await;
@@ -341,11 +371,10 @@ impl AuthSession {
             if let Some(token) = self.usable_memory() {
                 return Ok(token);
             }
-            if self.config.client_id.is_none() {
-                return Err(self.missing_client_id());
-            }
+            // No client yet: the sign-in creates one first.
+            let has_client = self.client().await.is_some();
             // Another process may have refreshed or signed in.
-            if let Some(stored) = self.load_store().await {
+            if has_client && let Some(stored) = self.load_store().await {
                 self.adopt(stored);
                 if let Some(token) = self.usable_memory() {
                     return Ok(token);
@@ -374,10 +403,9 @@ impl AuthSession {
             {
                 return Ok(Some(token));
             }
-            if self.config.client_id.is_none() {
-                return Err(self.missing_client_id());
-            }
-            if let Some(stored) = self.load_store().await
+            let has_client = self.client().await.is_some();
+            if has_client
+                && let Some(stored) = self.load_store().await
                 && stored.access_token != failed.secret()
             {
                 self.adopt(stored);
@@ -434,7 +462,7 @@ impl AuthSession {
         let Some(refresh_token) = current.refresh_token.clone() else {
             return Err(RefreshFailure::NeedsSignIn);
         };
-        let client_id = self.config.client_id.clone().unwrap_or_default();
+        let client_id = self.client_now().map(|c| c.id).unwrap_or_default();
         tracing::debug!("refreshing the AI Pass access token");
         match flow::refresh(
             self.http(),
@@ -454,6 +482,9 @@ impl AuthSession {
             }
             Err(e) if e.needs_sign_in() => {
                 tracing::info!("the refresh token was not accepted ({e}); a new sign-in is needed");
+                if e.oauth_error() == Some("invalid_client") {
+                    self.client_gone(&client_id).await;
+                }
                 // Re-read once: a process that does not take our lock may have rotated it.
                 let again = load_from(&store).await;
                 match again {
@@ -494,10 +525,10 @@ impl AuthSession {
         &self,
         force: bool,
     ) -> Result<watch::Receiver<Option<SignInResult>>, ApiError> {
-        let Some(client_id) = self.config.client_id.clone() else {
-            return Err(self.missing_client_id());
-        };
         if !self.config.allow_sign_in {
+            if self.client_now().is_none() {
+                return Err(self.missing_client_id());
+            }
             return Err(ApiError::AuthRequired {
                 message: "Not signed in to AI Pass: run `aipass-mcp login`.".into(),
                 sign_in_url: None,
@@ -520,7 +551,7 @@ impl AuthSession {
         *slot = Some(rx.clone());
         drop(slot);
         tokio::spawn(async move {
-            let result = me.run_sign_in(&client_id).await;
+            let result = me.run_sign_in().await;
             match &result {
                 Ok(_) => {
                     me.status.send_replace(SignInStatus::SignedIn);
@@ -552,6 +583,9 @@ impl AuthSession {
                 sign_in_url: None,
             }),
             None => {
+                if let Some(setup) = self.setup.borrow().clone() {
+                    return Err(setup_required(setup));
+                }
                 let status = self.status.borrow().clone();
                 let (message, url) = match status {
                     SignInStatus::WaitingForOtherProcess { url } => (
@@ -577,9 +611,26 @@ impl AuthSession {
         }
     }
 
-    /// One sign-in, from binding the port to saved tokens.
-    async fn run_sign_in(&self, client_id: &str) -> SignInResult {
+    /// One sign-in: the client id (created first when there is none), then from binding the
+    /// port to saved tokens.
+    async fn run_sign_in(&self) -> SignInResult {
         let deadline = tokio::time::Instant::now() + self.config.sign_in_lifetime;
+        let client_id = match self.client().await {
+            Some(client) => client.id,
+            None => {
+                let id = self.provision(deadline).await?;
+                // Another instance may have set up the client and signed in meanwhile.
+                if let Some(stored) = self.load_store().await
+                    && usable(&stored, self.config.refresh_skew)
+                {
+                    let token = AccessToken::new(stored.access_token.clone());
+                    self.set_memory(Some(stored));
+                    return Ok(token);
+                }
+                id
+            }
+        };
+        let client_id = client_id.as_str();
         let addr = flow::callback_addr(&self.config.redirect_uri)
             .map_err(|e| format!("the redirect URI cannot be used: {e}"))?;
         let mut attempt = 0u32;
@@ -764,10 +815,8 @@ impl AuthSession {
     }
 
     fn account(&self) -> String {
-        store::account_key(
-            self.config.client_id.as_deref().unwrap_or("-"),
-            &self.config.base_url,
-        )
+        let client = self.client_now().map(|c| c.id);
+        store::account_key(client.as_deref().unwrap_or("-"), &self.config.base_url)
     }
 
     fn memory(&self) -> Option<StoredTokens> {
@@ -898,15 +947,13 @@ impl AuthSession {
             .filter(|s| s.starts_with("http"))
     }
 
+    /// Only where no sign-in may start (`status`, `logout`): there is no client yet.
     fn missing_client_id(&self) -> ApiError {
         ApiError::AuthRequired {
-            message: format!(
-                "AIPASS_CLIENT_ID is not set, so aipass-mcp cannot sign you in to AI Pass. \
-                 Create an OAuth client at {DEVELOPER_PANEL_URL} with the redirect URI {} (exactly, port included), \
-                 then set AIPASS_CLIENT_ID to its client id in your MCP client's configuration \
-                 (or set AIPASS_ACCESS_TOKEN to an access token).",
-                self.config.redirect_uri
-            ),
+            message: "aipass-mcp has no AI Pass client yet: run `aipass-mcp login` (it asks you to approve \
+                      creating one on your account, then to sign in), or set AIPASS_CLIENT_ID to your own \
+                      client's id, or AIPASS_ACCESS_TOKEN to an access token."
+                .into(),
             sign_in_url: None,
         }
     }
@@ -922,6 +969,10 @@ impl TokenProvider for AuthSession {
         failed: &'a AccessToken,
     ) -> BoxFuture<'a, Result<Option<AccessToken>, ApiError>> {
         self.after_unauthorized(failed).boxed()
+    }
+
+    fn client_id(&self) -> Option<String> {
+        self.client_now().map(|c| c.id)
     }
 }
 

@@ -32,10 +32,12 @@ pub struct BalanceArgs {
 pub struct BalanceOutput {
     /// Spent so far, in USD.
     pub total_cost: f64,
-    /// The account's budget, in USD.
-    pub max_budget: f64,
-    /// What is left, in USD.
-    pub remaining_budget: f64,
+    /// The account's budget, in USD; absent when the account has no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_budget: Option<f64>,
+    /// What is left, in USD; absent when the account has no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_budget: Option<f64>,
 }
 
 #[derive(Deserialize, JsonSchema, Default)]
@@ -144,10 +146,17 @@ impl AipassServer {
                 balance
             }
         };
-        let text = format!(
-            "AI Pass budget: ${:.2} left of ${:.2} (${:.2} spent).",
-            balance.remaining_budget, balance.max_budget, balance.total_cost
-        );
+        let text = match (balance.remaining_budget, balance.max_budget) {
+            (Some(left), Some(max)) => format!(
+                "AI Pass budget: ${left:.2} left of ${max:.2} (${:.2} spent).",
+                balance.total_cost
+            ),
+            // `maxBudget: null` is "no limit", not an error.
+            _ => format!(
+                "AI Pass budget: no limit (${:.2} spent).",
+                balance.total_cost
+            ),
+        };
         Ok(success(text, &balance, Vec::new()))
     }
 }

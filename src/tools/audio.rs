@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::images::required_text;
 use super::progress::supervise;
-use super::{
-    ToolError, ToolResult, file_link, finish, input_schema, output_schema, parse_args, success,
-};
+use super::{ToolError, ToolResult, file_link, input_schema, output_schema, parse_args, success};
 use crate::api::Upload;
 use crate::api::types::{SpeechRequest, TranscriptionRequest};
 use crate::media::{self, OutputFile};
@@ -69,7 +67,7 @@ pub struct SpeakArgs {
     pub text: String,
     /// Voice name, e.g. alloy, echo, fable, onyx, nova, shimmer (default alloy).
     pub voice: Option<String>,
-    /// Model id; omitted = the first tts model in list_models.
+    /// Model id; omitted = a suitable one from list_models.
     pub model: Option<String>,
     /// Audio format (default mp3).
     pub format: Option<AudioFormat>,
@@ -90,7 +88,7 @@ pub struct SpeakOutput {
 pub struct TranscribeArgs {
     /// The audio: a local path or an http(s) URL (mp3, wav, flac, ogg/opus, m4a, webm; up to 25 MB).
     pub file: String,
-    /// Model id; omitted = the first transcription model in list_models.
+    /// Model id; omitted = a suitable one from list_models.
     pub model: Option<String>,
     /// Spoken language as an ISO-639-1 code, e.g. en; omitted = detected.
     pub language: Option<String>,
@@ -128,7 +126,8 @@ impl AipassServer {
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let activity = self.activity("speak");
-        finish(supervise(&context, &activity, self.speak_impl(arguments)).await)
+        self.explained(supervise(&context, &activity, self.speak_impl(arguments)).await)
+            .await
     }
 
     #[tool(
@@ -144,7 +143,8 @@ impl AipassServer {
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let activity = self.activity("transcribe");
-        finish(supervise(&context, &activity, self.transcribe_impl(arguments)).await)
+        self.explained(supervise(&context, &activity, self.transcribe_impl(arguments)).await)
+            .await
     }
 }
 

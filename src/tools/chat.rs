@@ -8,12 +8,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::progress::{Activity, supervise};
-use super::{
-    ToolError, ToolResult, args, finish, input_schema, output_schema, parse_args, success,
-};
+use super::{ToolError, ToolResult, args, input_schema, output_schema, parse_args, success};
 use crate::api::types::{ChatMessage, ChatRequest, ContentPart, ImageUrl, MessageContent, Usage};
 use crate::media::{self, VISION_MIME_TYPES};
-use crate::models::Capability;
+use crate::models::{Capability, Need};
 use crate::server::AipassServer;
 
 /// Images one chat call may attach.
@@ -28,7 +26,7 @@ pub struct ChatArgs {
     pub messages: Option<Vec<ChatTurn>>,
     /// System instruction.
     pub system: Option<String>,
-    /// Model id; omitted = the first chat model in list_models.
+    /// Model id; omitted = a suitable one from list_models.
     pub model: Option<String>,
     /// Images for vision, attached to the last user turn: local paths, http(s) URLs or data: URIs (JPEG, PNG, GIF, WebP).
     pub images: Option<Vec<String>>,
@@ -93,7 +91,8 @@ impl AipassServer {
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let activity = self.activity("chat");
-        finish(supervise(&context, &activity, self.chat_impl(arguments, &activity)).await)
+        self.explained(supervise(&context, &activity, self.chat_impl(arguments, &activity)).await)
+            .await
     }
 }
 
@@ -126,7 +125,14 @@ impl AipassServer {
         let model = self
             .state
             .models
-            .choose(args.model.as_deref(), Capability::Chat)
+            .choose(
+                args.model.as_deref(),
+                if images.is_empty() {
+                    Need::Kind(Capability::Chat)
+                } else {
+                    Need::Vision
+                },
+            )
             .await?;
         let request = ChatRequest {
             model: model.clone(),
@@ -153,7 +159,12 @@ impl AipassServer {
         };
         let mut text = reply.text.clone();
         if finish_reason == "incomplete" {
-            text.push_str("\n\n[incomplete: the stream from AI Pass broke off; this is the part that arrived]");
+            match &reply.stopped_by {
+                Some(reason) => text.push_str(&format!(
+                    "\n\n[incomplete: AI Pass ended the stream with an error ({reason}); this is the part that arrived]"
+                )),
+                None => text.push_str("\n\n[incomplete: the stream from AI Pass broke off; this is the part that arrived]"),
+            }
         }
         let output = ChatOutput {
             text: reply.text,

@@ -9,9 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::progress::supervise;
-use super::{
-    ToolError, ToolResult, file_link, finish, input_schema, output_schema, parse_args, success,
-};
+use super::{ToolError, ToolResult, file_link, input_schema, output_schema, parse_args, success};
 use crate::api::types::{EmbeddingInput, EmbeddingRequest};
 use crate::media::{self, OutputFile};
 use crate::models::Capability;
@@ -32,7 +30,7 @@ pub enum TextOrTexts {
 pub struct EmbedArgs {
     /// A text or a list of texts to embed.
     pub input: TextOrTexts,
-    /// Model id; omitted = the first embedding model in list_models.
+    /// Model id; omitted = a suitable one from list_models.
     pub model: Option<String>,
     /// Folder for the JSON file; default AIPASS_OUTPUT_DIR.
     pub output_dir: Option<String>,
@@ -74,7 +72,8 @@ impl AipassServer {
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let activity = self.activity("embed");
-        finish(supervise(&context, &activity, self.embed_impl(arguments)).await)
+        self.explained(supervise(&context, &activity, self.embed_impl(arguments)).await)
+            .await
     }
 }
 

@@ -1,7 +1,6 @@
 //! `generate_image` and `edit_image`: images from text or from other images, saved to files.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ContentBlock as Content, JsonObject};
 use rmcp::service::RequestContext;
@@ -11,15 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use super::progress::supervise;
 use super::{
-    ToolError, ToolResult, args, file_link, finish, input_schema, output_schema, parse_args,
-    success,
+    ToolError, ToolResult, args, file_link, input_schema, output_schema, parse_args, success,
 };
 use crate::api::Upload;
 use crate::api::types::{
     ImageEditRequest, ImageGenerationRequest, ImageVariationRequest, ImagesResponse,
 };
+use crate::media::LENIENT_BASE64;
 use crate::media::{self, OutputFile, VISION_MIME_TYPES};
-use crate::models::Capability;
+use crate::models::{Capability, Need};
 use crate::preview;
 use crate::server::AipassServer;
 
@@ -32,7 +31,7 @@ const MAX_EDIT_INPUTS: usize = 16;
 pub struct GenerateImageArgs {
     /// What to draw.
     pub prompt: String,
-    /// Model id; omitted = the first image model in list_models.
+    /// Model id; omitted = a suitable one from list_models.
     pub model: Option<String>,
     /// Size as WIDTHxHEIGHT, e.g. 1024x1024.
     pub size: Option<String>,
@@ -50,7 +49,7 @@ pub struct EditImageArgs {
     pub prompt: String,
     /// Input images (1 or more; several for multi-image models): local paths, http(s) URLs or data: URIs.
     pub images: Vec<String>,
-    /// Model id ending in /edit; omitted = the first image_edit model in list_models.
+    /// Model id; omitted = a suitable one from list_models.
     pub model: Option<String>,
     /// Output size as WIDTHxHEIGHT.
     pub size: Option<String>,
@@ -63,7 +62,7 @@ pub struct EditImageArgs {
 pub struct VaryImageArgs {
     /// The image to make variations of: a local path, http(s) URL or data: URI.
     pub image: String,
-    /// Model id; omitted = AI Pass's default variation model.
+    /// Model id; omitted = a suitable one from list_models.
     pub model: Option<String>,
     /// How many variations, 1 to 10 (default 1).
     #[serde(default, deserialize_with = "args::opt_u32")]
@@ -97,7 +96,8 @@ impl AipassServer {
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let activity = self.activity("generate_image");
-        finish(supervise(&context, &activity, self.generate_image_impl(arguments)).await)
+        self.explained(supervise(&context, &activity, self.generate_image_impl(arguments)).await)
+            .await
     }
 
     #[tool(
@@ -113,7 +113,8 @@ impl AipassServer {
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let activity = self.activity("edit_image");
-        finish(supervise(&context, &activity, self.edit_image_impl(arguments)).await)
+        self.explained(supervise(&context, &activity, self.edit_image_impl(arguments)).await)
+            .await
     }
 
     #[tool(
@@ -129,7 +130,8 @@ impl AipassServer {
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let activity = self.activity("vary_image");
-        finish(supervise(&context, &activity, self.vary_image_impl(arguments)).await)
+        self.explained(supervise(&context, &activity, self.vary_image_impl(arguments)).await)
+            .await
     }
 }
 
@@ -207,12 +209,12 @@ impl AipassServer {
         let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
         let image = self.image_upload(spec, 0).await?;
         let description = format!("variation of {}", image.file_name);
-        let model = args
-            .model
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(str::to_owned);
+        // A proxy in front of many providers routes by model, so one is always named.
+        let model = self
+            .state
+            .models
+            .choose(args.model.as_deref(), Need::Variation)
+            .await?;
         let request = ImageVariationRequest {
             model: model.clone(),
             image,
@@ -222,9 +224,7 @@ impl AipassServer {
         };
         let response = self.state.api.image_variations(request).await?;
         let files = self.save_images(response, &dir, &description).await?;
-        Ok(self
-            .images_result(files, model.unwrap_or_else(|| "default".into()))
-            .await)
+        Ok(self.images_result(files, model).await)
     }
 
     /// Loads an input image for upload, checking it is a JPEG, PNG, GIF or WebP.
@@ -260,9 +260,18 @@ impl AipassServer {
         let mut files = Vec::with_capacity(response.data.len());
         for datum in response.data {
             let bytes = if let Some(b64) = datum.b64_json.as_deref() {
-                BASE64.decode(b64.trim()).map_err(|e| ToolError {
+                // With or without `=` padding: providers differ.
+                LENIENT_BASE64.decode(b64.trim()).map_err(|e| ToolError {
                     code: "upstream_error",
                     message: format!("AI Pass sent an image that is not valid base64: {e}"),
+                })?
+            } else if let Some(rest) = datum.url.as_deref().and_then(|u| u.strip_prefix("data:")) {
+                media::decode_data_uri(rest).map_err(|e| ToolError {
+                    code: "upstream_error",
+                    message: format!(
+                        "AI Pass sent an image data: URL that could not be read ({})",
+                        e.message
+                    ),
                 })?
             } else if let Some(url) = datum.url.as_deref() {
                 self.state.api.download(url).await?.bytes

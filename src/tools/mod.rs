@@ -89,6 +89,18 @@ pub fn finish(outcome: ToolResult<CallToolResult>) -> CallToolResult {
     outcome.unwrap_or_else(ToolError::into_result)
 }
 
+impl crate::server::AipassServer {
+    /// Like [`finish`], and a `model_not_found` names close matches from the catalogue.
+    pub(crate) async fn explained(&self, outcome: ToolResult<CallToolResult>) -> CallToolResult {
+        match outcome {
+            Err(error) if error.code == "model_not_found" => {
+                self.state.models.explain(error).await.into_result()
+            }
+            outcome => finish(outcome),
+        }
+    }
+}
+
 /// A `resource_link` block for a file the tool wrote.
 pub fn file_link(file: &OutputFile) -> Content {
     let name = std::path::Path::new(&file.path)

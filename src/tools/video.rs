@@ -16,10 +16,9 @@ use tokio::sync::Mutex;
 use super::images::{checked_size, required_text};
 use super::progress::Progress;
 use super::{
-    ToolError, ToolResult, args, file_link, finish, input_schema, output_schema, parse_args,
-    success,
+    ToolError, ToolResult, args, file_link, input_schema, output_schema, parse_args, success,
 };
-use crate::api::types::{VideoJob, VideoRequest};
+use crate::api::types::{VideoJob, VideoRequest, VideoState};
 use crate::media::{self, OutputFile};
 use crate::models::Capability;
 use crate::server::AipassServer;
@@ -39,7 +38,7 @@ pub struct DownloadedVideos(Mutex<HashMap<String, OutputFile>>);
 pub struct GenerateVideoArgs {
     /// What the video shows.
     pub prompt: String,
-    /// Model id; omitted = the first video model in list_models.
+    /// Model id; omitted = a suitable one from list_models.
     pub model: Option<String>,
     /// Length in seconds, e.g. 4, 8 or 12.
     #[serde(default, deserialize_with = "args::opt_u32")]
@@ -81,8 +80,10 @@ pub struct RemixVideoArgs {
 
 #[derive(Serialize, JsonSchema)]
 pub struct VideoOutput {
-    /// completed, or queued / in_progress when still running (call get_video later).
+    /// pending (call get_video later), completed or failed.
     pub status: String,
+    /// The status word AI Pass used (queued, in_progress, …).
+    pub upstream_status: String,
     /// Job id for get_video and remix_video.
     pub video_id: String,
     /// Percent done, when known.
@@ -108,7 +109,8 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        finish(self.generate_video_impl(arguments, &context).await)
+        self.explained(self.generate_video_impl(arguments, &context).await)
+            .await
     }
 
     #[tool(
@@ -123,7 +125,8 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        finish(self.get_video_impl(arguments, &context).await)
+        self.explained(self.get_video_impl(arguments, &context).await)
+            .await
     }
 
     #[tool(
@@ -138,7 +141,8 @@ impl AipassServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        finish(self.remix_video_impl(arguments, &context).await)
+        self.explained(self.remix_video_impl(arguments, &context).await)
+            .await
     }
 }
 
@@ -210,6 +214,11 @@ impl AipassServer {
         let deadline = Instant::now() + wait;
         let mut interval = Duration::from_millis(250);
         let mut progress = Progress::new(context);
+        // The developer-key shape has no status on the job: it lives at `/videos/{id}/status`.
+        let status_endpoint = job.status.is_empty();
+        if status_endpoint {
+            job = self.job_status(job).await?;
+        }
         while !is_finished(&job) {
             progress
                 .report(
@@ -234,16 +243,21 @@ impl AipassServer {
                 _ = tokio::time::sleep(pause) => {}
             }
             interval = (interval * 2).min(MAX_POLL_INTERVAL);
-            job = self.state.api.get_video(&job.id).await?;
+            job = if status_endpoint {
+                self.job_status(job).await?
+            } else {
+                self.state.api.get_video(&job.id).await?
+            };
         }
         let model = job.model.clone().filter(|m| !m.is_empty()).unwrap_or(model);
-        match job.status.as_str() {
-            "completed" => {
-                let file = self.download_video(&job.id, dir).await?;
+        match VideoState::of(&job.status) {
+            VideoState::Completed => {
+                let file = self.download_video(&job, dir).await?;
                 let text = format!("Video {} is ready: {}", job.id, file.path);
                 let links = vec![file_link(&file)];
                 let output = VideoOutput {
-                    status: job.status,
+                    status: VideoState::Completed.as_str().into(),
+                    upstream_status: job.status,
                     video_id: job.id,
                     progress: Some(100.0),
                     model,
@@ -251,11 +265,16 @@ impl AipassServer {
                 };
                 Ok(success(text, &output, links))
             }
-            "failed" | "cancelled" | "expired" => Err(ToolError {
+            VideoState::Failed => Err(ToolError {
                 code: "upstream_error",
-                message: format!("video {} {}: {}", job.id, job.status, failure_reason(&job)),
+                message: format!(
+                    "video {} failed ({}): {}",
+                    job.id,
+                    job.status,
+                    failure_reason(&job)
+                ),
             }),
-            _ => {
+            VideoState::Pending => {
                 let text = format!(
                     "Video {} is still {} ({:.0}%): call get_video with video_id \"{}\" later.",
                     job.id,
@@ -264,7 +283,8 @@ impl AipassServer {
                     job.id
                 );
                 let output = VideoOutput {
-                    status: job.status,
+                    status: VideoState::Pending.as_str().into(),
+                    upstream_status: job.status,
                     video_id: job.id,
                     progress: job.progress,
                     model,
@@ -275,8 +295,24 @@ impl AipassServer {
         }
     }
 
-    /// Downloads a finished video once per process; later calls return the same file.
-    async fn download_video(&self, video_id: &str, dir: &Path) -> ToolResult<OutputFile> {
+    /// The job with its status from `/videos/{id}/status`, keeping what the job already said.
+    async fn job_status(&self, job: VideoJob) -> ToolResult<VideoJob> {
+        let mut status = self.state.api.video_status(&job.id).await?;
+        status.id = job.id;
+        status.model = status.model.or(job.model);
+        if status.status.is_empty() {
+            return Err(ToolError {
+                code: "upstream_error",
+                message: format!("AI Pass gave no status for video {}", status.id),
+            });
+        }
+        Ok(status)
+    }
+
+    /// Downloads a finished video once per process; later calls return the same file. The
+    /// file comes from the job's `downloadUrl` when it has one, else from `/content`.
+    async fn download_video(&self, job: &VideoJob, dir: &Path) -> ToolResult<OutputFile> {
+        let video_id = job.id.as_str();
         let mut downloaded = self.state.videos.0.lock().await;
         if let Some(file) = downloaded
             .get(video_id)
@@ -284,26 +320,28 @@ impl AipassServer {
         {
             return Ok(file.clone());
         }
-        let content = self.state.api.video_content(video_id).await?;
+        let content = match job.download_url.as_deref() {
+            Some(url) => self.state.api.download(url).await?,
+            None => self.state.api.video_content(video_id).await?,
+        };
         let mime = media::sniff_mime(&content.bytes).unwrap_or("video/mp4");
-        let file = media::save_new_file(
-            dir,
-            &format!("video-{video_id}"),
-            "mp4",
-            mime,
-            content.bytes,
-        )
-        .await?;
+        // The id comes from upstream: it is cleaned like a prompt before it names a file.
+        let file =
+            media::save_new_file(dir, &video_file_base(video_id), "mp4", mime, content.bytes)
+                .await?;
         downloaded.insert(video_id.to_string(), file.clone());
         Ok(file)
     }
 }
 
+/// The file name (without extension) for a video: the id comes from upstream, so it is cleaned
+/// like a prompt (letters and digits in dash-joined words), never used as a path.
+fn video_file_base(video_id: &str) -> String {
+    media::base_name("video", video_id)
+}
+
 fn is_finished(job: &VideoJob) -> bool {
-    matches!(
-        job.status.as_str(),
-        "completed" | "failed" | "cancelled" | "expired"
-    )
+    VideoState::of(&job.status) != VideoState::Pending
 }
 
 fn failure_reason(job: &VideoJob) -> String {
@@ -325,5 +363,33 @@ fn wait_bound(requested: Option<u32>, default: Duration) -> ToolResult<Duration>
         Some(_) => Err(ToolError::invalid_input(format!(
             "wait_seconds must be 0 to {MAX_WAIT_SECONDS} (hosts cancel calls at about 60 s); call get_video to keep waiting"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Security issue 14: an upstream video id never becomes a path or carries control bytes.
+    #[test]
+    fn video_file_names_from_upstream_ids_are_cleaned() {
+        for id in [
+            "../../x/evil",
+            "/etc/passwd",
+            "a\\..\\b",
+            "vid\n\r\u{0}\u{1b}[31m",
+            "..",
+            "C:\\Windows\\x",
+            "video_abc123",
+        ] {
+            let name = video_file_base(id);
+            assert!(name.starts_with("video-"), "{id:?} -> {name:?}");
+            assert!(
+                name.chars().all(|c| c.is_alphanumeric() || c == '-'),
+                "{id:?} -> {name:?}"
+            );
+            assert!(!name.contains(".."), "{id:?} -> {name:?}");
+        }
+        assert!(video_file_base("video_abc123").ends_with("-video-abc123"));
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use aipass_fake::{FakeConfig, FakeServer};
+use aipass_fake::{Catalogue, FakeConfig, FakeServer};
 #[allow(deprecated)]
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
@@ -119,6 +119,10 @@ pub struct Options {
     pub token_scope: Option<&'static str>,
     pub extra_env: Vec<(String, String)>,
     pub working_dir: Option<PathBuf>,
+    /// Which AI Pass the fake plays (the live one unless a test asks for the seed's).
+    pub catalogue: Catalogue,
+    /// Give the server a developer API key from the fake (`AIPASS_API_KEY`).
+    pub api_key: bool,
 }
 
 impl Options {
@@ -128,6 +132,8 @@ impl Options {
             token_scope: Some("api:access profile:read"),
             extra_env: Vec::new(),
             working_dir: None,
+            catalogue: Catalogue::Live,
+            api_key: false,
         }
     }
 
@@ -148,10 +154,22 @@ pub async fn start(era: Era) -> Session {
     start_with(Options::new(era)).await
 }
 
+/// A session against the fake playing the seed document's AI Pass.
+pub async fn start_seed(era: Era) -> Session {
+    start_with(Options {
+        catalogue: Catalogue::Seed,
+        ..Options::new(era)
+    })
+    .await
+}
+
 pub async fn start_with(options: Options) -> Session {
-    let fake = FakeServer::start(FakeConfig::default())
-        .await
-        .expect("fake AI Pass starts");
+    let fake = FakeServer::start(FakeConfig {
+        catalogue: options.catalogue,
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("fake AI Pass starts");
     let output = tempfile::tempdir().expect("temp dir");
     let mut command = tokio::process::Command::new(binary());
     command
@@ -173,6 +191,9 @@ pub async fn start_with(options: Options) -> Session {
         .env("AIPASS_TOKEN_STORE", "file");
     if let Some(scope) = options.token_scope {
         command.env("AIPASS_ACCESS_TOKEN", fake.issue_token(scope).access_token);
+    }
+    if options.api_key {
+        command.env("AIPASS_API_KEY", fake.issue_api_key());
     }
     // `{fake}` in a value stands for the fake's origin (`127.0.0.1:<port>`), known only now.
     let fake_origin = fake.base_url().trim_start_matches("http://").to_string();

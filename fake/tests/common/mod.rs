@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aipass_fake::{FakeConfig, FakeServer, TokenPair, pkce_challenge};
+use aipass_fake::{Catalogue, FakeConfig, FakeServer, TokenPair, pkce_challenge};
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
@@ -24,9 +24,19 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
-/// The fake plus a signed-in token with the default scopes.
+/// The fake playing the seed document's AI Pass (what `api.rs` checks), with a signed-in token.
 pub async fn signed_in() -> (FakeServer, reqwest::Client, String) {
-    let fake = start().await;
+    signed_in_to(Catalogue::Seed).await
+}
+
+/// The fake playing `catalogue`, plus a signed-in token with the default scopes.
+pub async fn signed_in_to(catalogue: Catalogue) -> (FakeServer, reqwest::Client, String) {
+    let fake = FakeServer::start(FakeConfig {
+        catalogue,
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
     let token = fake.issue_token("api:access profile:read").access_token;
     (fake, http(), token)
 }
