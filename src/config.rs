@@ -91,6 +91,11 @@ pub struct Settings {
     #[arg(long, env = "AIPASS_DEFAULT_MODELS", global = true)]
     pub default_models: Option<String>,
 
+    /// MCP Apps view for image, speech and video results in hosts that declare the extension:
+    /// `auto` or `off` (plain results everywhere; see docs/apps.md).
+    #[arg(long, env = "AIPASS_UI", value_enum, default_value_t = UiMode::Auto, global = true)]
+    pub ui: UiMode,
+
     /// Input URLs that may reach local or private addresses: `1` = all, or a list of
     /// `host:port` origins; unset = only public addresses (see docs/security.md).
     #[arg(long, env = "AIPASS_ALLOW_LOCAL_URLS", default_value = "", value_parser = LocalUrls::parse, global = true)]
@@ -115,6 +120,15 @@ pub enum TokenStoreMode {
     Keyring,
     /// A 0600 file in the config folder.
     File,
+}
+
+/// Whether hosts that declare MCP Apps get the media view.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UiMode {
+    /// For hosts that declare `io.modelcontextprotocol/ui`.
+    Auto,
+    /// Never: every host sees the plain catalogue.
+    Off,
 }
 
 /// Whether results carry inline previews.

@@ -17,3 +17,4 @@ pub mod saved_files;
 pub mod server;
 pub mod tools;
 pub mod transport;
+pub mod ui;

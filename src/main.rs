@@ -152,7 +152,8 @@ fn run_server(settings: Settings) -> ExitCode {
         .with_model_preferences(preferences)
         .with_preview_budget(settings.preview_budget())
         .with_local_urls(settings.allow_local_urls.clone())
-        .with_allowed_dirs(settings.allowed_dirs());
+        .with_allowed_dirs(settings.allowed_dirs())
+        .with_ui(settings.ui == aipass_mcp::config::UiMode::Auto);
     if let Some(session) = source.session() {
         server = server.with_sign_in(session);
     }

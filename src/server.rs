@@ -7,8 +7,11 @@ use std::time::Instant;
 use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    CustomRequest, CustomResult, ErrorCode, ErrorData, Implementation, InitializeRequestParams,
-    InitializeResult, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CustomRequest, CustomResult, DiscoverResult, ErrorCode, ErrorData, Implementation,
+    InitializeRequestParams, InitializeResult, ListResourcesRequestMethod, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestMethod,
+    ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig,
+    Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ServerHandler, ServiceExt, tool_handler};
@@ -56,6 +59,8 @@ pub struct AppState {
     pub sign_in: Option<watch::Receiver<SignInStatus>>,
     /// That sign-in session, told at initialize whether the client shows sign-in links itself.
     pub sign_in_session: Option<Arc<AuthSession>>,
+    /// Whether hosts that declare MCP Apps get the media view (AIPASS_UI).
+    pub ui: bool,
 }
 
 /// The MCP service: cheap to clone, one per connection.
@@ -78,6 +83,7 @@ impl AipassServer {
             preview_budget: DEFAULT_PREVIEW_BUDGET,
             sign_in: None,
             sign_in_session: None,
+            ui: true,
         };
         Self {
             state: Arc::new(state),
@@ -128,6 +134,20 @@ impl AipassServer {
             state.sign_in_session = Some(session.clone());
         }
         self
+    }
+
+    /// Offers the MCP Apps view to hosts that declare it (`true`, the default) or to none
+    /// (AIPASS_UI=off).
+    pub fn with_ui(mut self, on: bool) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.ui = on;
+        }
+        self
+    }
+
+    /// Whether this request comes from a host that shows the view (see `ui`).
+    fn shows_views(&self, context: &RequestContext<RoleServer>) -> bool {
+        self.state.ui && crate::ui::host_shows_views(context.client_capabilities().as_ref())
     }
 
     /// What a call is doing, for its progress messages.
@@ -183,7 +203,77 @@ impl ServerHandler for AipassServer {
         {
             session.let_the_host_show_the_link();
         }
+        let mut result = result;
+        if self.state.ui && crate::ui::host_shows_views(Some(&request.capabilities)) {
+            crate::ui::add_capabilities(&mut result.capabilities);
+        }
         Ok(result)
+    }
+
+    /// `server/discover` (2026-07-28): as rmcp's, plus the view's capabilities for a host that
+    /// declares MCP Apps in the request.
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        let mut result = DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        );
+        if self.shows_views(&context) {
+            crate::ui::add_capabilities(&mut result.capabilities);
+        }
+        Ok(result)
+    }
+
+    /// As the `tool_handler` macro's, with the view's metadata for hosts that show it.
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let supports_cache_hints = context
+            .protocol_version()
+            .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
+        let mut tools = self.tool_router.list_all();
+        if self.shows_views(&context) {
+            tools = crate::ui::with_view(tools);
+        }
+        Ok(ListToolsResult {
+            result_type: Some(ResultType::COMPLETE),
+            tools,
+            meta: None,
+            next_cursor: None,
+            ttl_ms: supports_cache_hints.then_some(0),
+            cache_scope: supports_cache_hints.then_some(CacheScope::Public),
+        })
+    }
+
+    /// The view and this session's files, for hosts that show the view; for others, as before
+    /// (no resources at all).
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        if !self.shows_views(&context) {
+            return Err(ErrorData::method_not_found::<ListResourcesRequestMethod>());
+        }
+        Ok(crate::ui::list_resources())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if !self.shows_views(&context) {
+            return Err(ErrorData::method_not_found::<ReadResourceRequestMethod>());
+        }
+        match crate::ui::read_view(&request.uri) {
+            Some(view) => Ok(view.into()),
+            None => crate::ui::files::read(&request.uri).map(Into::into),
+        }
     }
 
     fn get_info(&self) -> ServerConfig {

@@ -134,26 +134,17 @@ pub(crate) fn render_png(width: u32, height: u32, seed: &[u8; 32]) -> Vec<u8> {
     )
 }
 
-/// A minimal MP4 that players and sniffers recognise: an `ftyp isom` box and a small `mdat`.
+/// A 2-second 160×90 H.264 clip (a test pattern, made with ffmpeg's `testsrc2`; see
+/// fake/README.md) that browsers really play: the MCP Apps browser test plays it.
+const CLIP: &[u8] = include_bytes!("../assets/clip.mp4");
+
+/// A small MP4 that players and sniffers recognise (it starts with `ftyp isom`) and browsers
+/// play, made distinct per job by a trailing `free` box holding the seed, which players skip.
 pub(crate) fn minimal_mp4(seed: &[u8; 32]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let ftyp: &[&[u8]] = &[
-        b"ftyp",
-        b"isom",
-        &0x200u32.to_be_bytes(),
-        b"isom",
-        b"iso2",
-        b"mp41",
-    ];
-    let ftyp_len: usize = 4 + ftyp.iter().map(|p| p.len()).sum::<usize>();
-    out.extend_from_slice(&(ftyp_len as u32).to_be_bytes());
-    for piece in ftyp {
-        out.extend_from_slice(piece);
-    }
-    let payload: Vec<u8> = seed.iter().cycle().take(1024).copied().collect();
-    out.extend_from_slice(&((8 + payload.len()) as u32).to_be_bytes());
-    out.extend_from_slice(b"mdat");
-    out.extend_from_slice(&payload);
+    let mut out = CLIP.to_vec();
+    out.extend_from_slice(&((8 + seed.len()) as u32).to_be_bytes());
+    out.extend_from_slice(b"free");
+    out.extend_from_slice(seed);
     out
 }
 
