@@ -3,8 +3,6 @@
 //! as resources; every other host (and every host with AIPASS_UI=off) sees exactly what it saw
 //! before: the same catalogue, no resources, the same results.
 
-mod raw_common;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -12,8 +10,9 @@ use std::time::Duration;
 use aipass_fake::{FakeConfig, FakeServer};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use raw_common::RawServer;
 use serde_json::{Value, json};
+use testkit::Era;
+use testkit::raw::RawServer;
 
 const WAIT: Duration = Duration::from_secs(60);
 const VIEW_URI: &str = "ui://aipass/media";
@@ -29,12 +28,6 @@ const VIEW_TOOLS: [&str; 9] = [
     "speak",
     "vary_image",
 ];
-
-#[derive(Clone, Copy, Debug)]
-enum Era {
-    Initialize,
-    Discover,
-}
 
 /// Client capabilities that declare MCP Apps, as the official SDK's hosts send them.
 fn ui_capabilities() -> Value {
@@ -134,7 +127,7 @@ impl Host {
 }
 
 fn plain_catalogue() -> Vec<Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_aipass-mcp"))
+    let output = Command::new(testkit::binary())
         .arg("tools")
         .output()
         .unwrap();
@@ -360,27 +353,6 @@ async fn results_are_the_same_for_declaring_and_plain_hosts(era: Era) {
             "{tool}"
         );
     }
-}
-
-macro_rules! both_eras {
-    ($($name:ident),* $(,)?) => {
-        mod initialize_era {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Era::Initialize).await;
-                }
-            )*
-        }
-        mod discover_era {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Era::Discover).await;
-                }
-            )*
-        }
-    };
 }
 
 both_eras!(

@@ -3,15 +3,14 @@
 //! token endpoint, deletes a stored grant; `logout` revokes with the live form (refresh token
 //! first, then access token), reports which were revoked, and follows no redirect.
 
-mod auth_common;
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::time::Duration;
+use testkit::facts::ErrorCode;
 
 use aipass_fake::{Fault, FaultKind};
-use auth_common::{BALANCE, Env, text};
 use serde_json::json;
+use testkit::auth::{BALANCE, Env, text};
 
 const TOKEN: &str = "/oauth2/token";
 
@@ -60,7 +59,7 @@ async fn a_refresh_still_busy_after_one_retry_keeps_the_grant() {
     let result = server.call(BALANCE, json!({"refresh": true})).await;
     assert_eq!(result.is_error, Some(true), "{}", text(&result));
     assert!(
-        !text(&result).starts_with("auth_required"),
+        !text(&result).starts_with(ErrorCode::AuthRequired.as_str()),
         "{}",
         text(&result)
     );
@@ -138,7 +137,7 @@ async fn a_400_from_the_token_endpoint_deletes_the_grant() {
     let server = env.server(&[]).await;
     let result = server.call(BALANCE, json!({"refresh": true})).await;
     assert!(
-        text(&result).starts_with("auth_required"),
+        text(&result).starts_with(ErrorCode::AuthRequired.as_str()),
         "{}",
         text(&result)
     );
@@ -184,8 +183,8 @@ async fn logout_revokes_the_refresh_token_then_the_access_token_by_the_live_form
     assert_eq!(
         revocations(&env),
         [
-            ("refresh".to_string(), auth_common::CLIENT_ID.to_string()),
-            ("access".to_string(), auth_common::CLIENT_ID.to_string())
+            ("refresh".to_string(), testkit::auth::CLIENT_ID.to_string()),
+            ("access".to_string(), testkit::auth::CLIENT_ID.to_string())
         ]
     );
     assert!(env.stored().is_none());

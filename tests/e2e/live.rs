@@ -3,11 +3,10 @@
 //! proxy's unknown-model answer, and image answers on another origin, as `data:` URLs or as
 //! unpadded base64. `tools.rs` runs every tool against the seed-shaped fake.
 
-mod common;
-
 use aipass_fake::{Fault, FaultKind};
-use common::{Era, Options, Session, files, start, start_seed, start_with};
 use serde_json::{Value, json};
+use testkit::facts::ErrorCode;
+use testkit::session::{Era, Options, Session, files, start, start_seed, start_with};
 
 fn requests_to(s: &Session, path: &str) -> Vec<Value> {
     s.fake
@@ -209,7 +208,10 @@ async fn an_unknown_model_is_model_not_found_with_close_matches(era: Era) {
     let text = s
         .err("chat", json!({"prompt": "hi", "model": "gpt-5-mni"}))
         .await;
-    assert!(text.starts_with("model_not_found:"), "{text}");
+    assert!(
+        text.starts_with(&ErrorCode::ModelNotFound.prefix()),
+        "{text}"
+    );
     assert!(text.contains("Close matches: gpt-5-mini"), "{text}");
     // The server keeps serving.
     s.ok("chat", json!({"prompt": "hi"})).await;
@@ -326,11 +328,16 @@ async fn stream_errors_end_the_call_clearly(era: Era) {
     );
     let prompt = "tell me a long story about a fox who learns to read the stars at night";
     let result = s.call("chat", json!({"prompt": prompt})).await;
-    assert_ne!(result.is_error, Some(true), "{}", common::text(&result));
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "{}",
+        testkit::session::text(&result)
+    );
     let partial = result.structured_content.clone().unwrap();
     assert_eq!(partial["finish_reason"], "incomplete");
     assert!(!partial["text"].as_str().unwrap().is_empty());
-    let shown = common::text(&result);
+    let shown = testkit::session::text(&result);
     assert!(shown.contains("ended the stream with an error"), "{shown}");
     assert!(shown.contains("provider overloaded"), "{shown}");
 
@@ -343,7 +350,7 @@ async fn stream_errors_end_the_call_clearly(era: Era) {
         },
     );
     let text = s.err("chat", json!({"prompt": "hi"})).await;
-    assert!(text.starts_with("rate_limited:"), "{text}");
+    assert!(text.starts_with(&ErrorCode::RateLimited.prefix()), "{text}");
 
     inject_on_chat(
         &s,
@@ -354,7 +361,10 @@ async fn stream_errors_end_the_call_clearly(era: Era) {
         },
     );
     let text = s.err("chat", json!({"prompt": "hi"})).await;
-    assert!(text.starts_with("upstream_error:"), "{text}");
+    assert!(
+        text.starts_with(&ErrorCode::UpstreamError.prefix()),
+        "{text}"
+    );
     assert!(text.contains("the provider failed"), "{text}");
 
     let fine = s.ok("chat", json!({"prompt": "still there?"})).await;
@@ -387,7 +397,10 @@ async fn error_bodies_of_other_shapes_are_readable(era: Era) {
         json!({"detail": [{"loc": ["body", "input"], "msg": "field required", "type": "missing"}]}),
     ));
     let text = s.err("embed", json!({"input": "x"})).await;
-    assert!(text.starts_with("invalid_input:"), "{text}");
+    assert!(
+        text.starts_with(&ErrorCode::InvalidInput.prefix()),
+        "{text}"
+    );
     assert!(text.contains("body.input: field required"), "{text}");
 }
 
@@ -396,12 +409,17 @@ async fn an_unlimited_budget_is_no_limit(era: Era) {
     let s = start(era).await;
     s.fake.set_unlimited_budget();
     let result = s.call("balance", json!({})).await;
-    assert_ne!(result.is_error, Some(true), "{}", common::text(&result));
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "{}",
+        testkit::session::text(&result)
+    );
     assert_eq!(
         result.structured_content.clone().unwrap(),
         json!({"total_cost": 0.0})
     );
-    assert!(common::text(&result).contains("no limit"));
+    assert!(testkit::session::text(&result).contains("no limit"));
 }
 
 /// The developer-key video shape: `{"videoId"}`, status from `/videos/{id}/status`, the file

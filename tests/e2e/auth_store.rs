@@ -2,12 +2,11 @@
 //! single flight and the cross-process lock (in-process, against the strict fake), and a real
 //! Secret Service round trip through gnome-keyring under `dbus-run-session`.
 
-mod auth_common;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use testkit::facts::ErrorCode;
 
 use aipass_mcp::api::{AccessToken, ApiError, TokenProvider};
 use aipass_mcp::auth::store::{
@@ -15,9 +14,9 @@ use aipass_mcp::auth::store::{
 };
 use aipass_mcp::auth::{AuthConfig, AuthSession};
 use aipass_mcp::config::TokenStoreMode;
-use auth_common::{BALANCE, Browser, CLIENT_ID, Env, assert_no_secrets, chrono_now};
 use keyring_core::Entry;
 use serde_json::json;
+use testkit::auth::{BALANCE, Browser, CLIENT_ID, Env, assert_no_secrets, chrono_now};
 use url::Url;
 
 fn config(env: &Env) -> AuthConfig {
@@ -390,13 +389,13 @@ async fn a_transient_refresh_failure_keeps_the_tokens() {
     let pair = env.fake.issue_token("api:access profile:read");
     let mut cfg = config(&env);
     // Nothing listens here: the token endpoint cannot be reached.
-    cfg.base_url = Url::parse(&format!("http://127.0.0.1:{}", auth_common::free_port())).unwrap();
+    cfg.base_url = Url::parse(&format!("http://127.0.0.1:{}", testkit::auth::free_port())).unwrap();
     let other_account = account_key(CLIENT_ID, &cfg.base_url);
     let moved = FileStore::new(&env.config_dir(), &other_account);
     moved.save(&tokens(&pair, -10)).unwrap();
     let session = AuthSession::with_config(cfg);
     let error = session.access_token().await.unwrap_err();
-    assert_eq!(error.code(), "upstream_error", "{error}");
+    assert_eq!(error.code(), ErrorCode::UpstreamError.as_str(), "{error}");
     assert!(
         moved.load().unwrap().is_some(),
         "a network error never deletes tokens"
@@ -432,7 +431,7 @@ async fn a_401_without_a_refresh_token_needs_a_sign_in() {
         .refresh_after_unauthorized(&AccessToken::new(token.secret()))
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "auth_required");
+    assert_eq!(error.code(), ErrorCode::AuthRequired.as_str());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,9 +557,9 @@ async fn secret_service_round_trip_through_gnome_keyring() {
 
     // Nothing secret was printed, even at trace level (zbus and keyring-core log there too).
     let visit = browser.wait_for_visits(1).await.remove(0);
-    let code = auth_common::query_param(&visit.final_url, "code").unwrap();
-    let state = auth_common::query_param(&visit.authorize_url, "state").unwrap();
-    let challenge = auth_common::query_param(&visit.authorize_url, "code_challenge").unwrap();
+    let code = testkit::auth::query_param(&visit.final_url, "code").unwrap();
+    let state = testkit::auth::query_param(&visit.authorize_url, "state").unwrap();
+    let challenge = testkit::auth::query_param(&visit.authorize_url, "code_challenge").unwrap();
     let seen: Arc<Mutex<String>> = Arc::new(Mutex::new(stderr));
     for run in &outputs {
         seen.lock().unwrap().push_str(&run.stdout);

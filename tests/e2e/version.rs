@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_aipass-mcp");
-
 /// `version = "…"` of the `[package]` table, read from Cargo.toml itself (not only through
 /// `CARGO_PKG_VERSION`, so the test also catches a file edited without a rebuild of this test).
 fn cargo_toml_version() -> String {
@@ -84,7 +82,7 @@ fn package_versions() -> Vec<(String, String)> {
 
 /// Sends one request line to a fresh server and returns its answer to it.
 fn first_answer(request: Value) -> Value {
-    let mut child = Command::new(BINARY)
+    let mut child = Command::new(testkit::binary())
         .arg("serve")
         .env("AIPASS_LOG", "error")
         .env_remove("AIPASS_ACCESS_TOKEN")
@@ -121,7 +119,10 @@ fn version_flag_cargo_toml_manifest_and_server_info_agree() {
     let cargo = cargo_toml_version();
     assert_eq!(cargo, env!("CARGO_PKG_VERSION"));
 
-    let output = Command::new(BINARY).arg("--version").output().unwrap();
+    let output = Command::new(testkit::binary())
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8(output.stdout).unwrap().trim(),

@@ -1,25 +1,23 @@
 //! The stdio contract, checked byte by byte with raw pipes: stdout carries JSON-RPC and nothing
 //! else, the server survives junk and early notifications, and it exits 0 when the client leaves.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use testkit::facts::ErrorCode;
 
 use aipass_fake::{FakeConfig, FakeServer};
 use serde_json::{Value, json};
+use testkit::spawn::clean_vars_in;
 
 /// Runs the binary with these stdin lines, then closes stdin; returns (exit code, stdout lines, stderr).
 fn run_lines(env: &[(&str, String)], lines: &[String]) -> (i32, Vec<String>, String) {
     let home = tempfile::tempdir().unwrap();
-    let mut command = Command::new(common::binary());
+    let dir = home.path();
+    let mut vars = clean_vars_in(dir);
+    vars.push(("AIPASS_LOG".into(), "debug".into()));
+    let mut command = testkit::spawn::command(&[], vars, dir);
     command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("AIPASS_OUTPUT_DIR", home.path().join("out"))
-        .env("AIPASS_LOG", "debug")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -236,13 +234,13 @@ fn the_2026_era_works_without_initialize() {
         balance["content"][0]["text"]
             .as_str()
             .unwrap()
-            .starts_with("auth_required:")
+            .starts_with(&ErrorCode::AuthRequired.prefix())
     );
 }
 
 #[test]
 fn tools_subcommand_prints_the_catalogue() {
-    let output = Command::new(common::binary())
+    let output = Command::new(testkit::session::binary())
         .arg("tools")
         .output()
         .unwrap();
@@ -254,24 +252,7 @@ fn tools_subcommand_prints_the_catalogue() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "balance",
-            "chat",
-            "edit_image",
-            "embed",
-            "generate_image",
-            "generate_video",
-            "get_video",
-            "list_models",
-            "remix_video",
-            "speak",
-            "transcribe",
-            "vary_image",
-            "whoami"
-        ]
-    );
+    assert_eq!(names, testkit::facts::tool_names());
     for tool in catalogue["tools"].as_array().unwrap() {
         assert_eq!(tool["inputSchema"]["type"], "object", "{tool}");
         assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
@@ -297,7 +278,7 @@ fn bad_settings_exit_with_status_2() {
         ("AIPASS_OUTPUT_DIR", "relative/dir"),
         ("AIPASS_LOG", "info,[[["),
     ] {
-        let output = Command::new(common::binary())
+        let output = Command::new(testkit::session::binary())
             .env(key, value)
             .stdin(Stdio::null())
             .output()
@@ -314,7 +295,7 @@ fn bad_settings_exit_with_status_2() {
 
 #[test]
 fn version_matches_the_crate() {
-    let output = Command::new(common::binary())
+    let output = Command::new(testkit::session::binary())
         .arg("--version")
         .output()
         .unwrap();

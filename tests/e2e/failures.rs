@@ -1,18 +1,20 @@
 //! Failure paths through the real binary: every one is a clear `isError` result with a stable
 //! code, and the server keeps serving afterwards.
 
-mod common;
-
 use aipass_fake::{Fault, FaultKind};
-use common::{Era, Options, start, start_with};
 use serde_json::json;
+use testkit::facts::ErrorCode;
+use testkit::session::{Era, Options, start, start_with};
 
 async fn no_token_means_auth_required(era: Era) {
     let mut options = Options::new(era);
     options.token_scope = None;
     let s = start_with(options).await;
     let message = s.err("chat", json!({"prompt": "hi"})).await;
-    assert!(message.starts_with("auth_required:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::AuthRequired.prefix()),
+        "{message}"
+    );
     assert!(message.contains("AIPASS_ACCESS_TOKEN"), "{message}");
     // While it waited, progress messages carried the short sign-in link.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -24,7 +26,10 @@ async fn no_token_means_auth_required(era: Era) {
         "{messages:?}"
     );
     let message = s.err("balance", json!({})).await;
-    assert!(message.starts_with("auth_required:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::AuthRequired.prefix()),
+        "{message}"
+    );
 }
 
 async fn an_expired_token_is_auth_required(era: Era) {
@@ -32,7 +37,10 @@ async fn an_expired_token_is_auth_required(era: Era) {
     s.ok("balance", json!({})).await;
     s.fake.expire_all_tokens();
     let message = s.err("list_models", json!({})).await;
-    assert!(message.starts_with("auth_required:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::AuthRequired.prefix()),
+        "{message}"
+    );
     assert!(message.contains("401"), "{message}");
 }
 
@@ -55,7 +63,7 @@ async fn bad_arguments_are_invalid_input(era: Era) {
     for (tool, arguments) in cases {
         let message = s.err(tool, arguments.clone()).await;
         assert!(
-            message.starts_with("invalid_input:"),
+            message.starts_with(&ErrorCode::InvalidInput.prefix()),
             "{tool} {arguments}: {message}"
         );
     }
@@ -74,7 +82,10 @@ async fn missing_and_wrong_files_are_invalid_input(era: Era) {
         .err("edit_image", json!({"prompt": "x", "images": [missing]}))
         .await;
     assert!(
-        message.starts_with("invalid_input: file not found"),
+        message.starts_with(&format!(
+            "{}: file not found",
+            ErrorCode::InvalidInput.prefix()
+        )),
         "{message}"
     );
     let text_file = s.output.path().join("notes.txt");
@@ -88,7 +99,7 @@ async fn missing_and_wrong_files_are_invalid_input(era: Era) {
     );
     let message = s.err("transcribe", json!({"file": text_file})).await;
     assert!(
-        message.starts_with("invalid_input:") && message.contains("audio"),
+        message.starts_with(&ErrorCode::InvalidInput.prefix()) && message.contains("audio"),
         "{message}"
     );
     let message = s
@@ -104,7 +115,10 @@ async fn missing_and_wrong_files_are_invalid_input(era: Era) {
             json!({"prompt": "x", "images": ["ftp://example.com/a.png"]}),
         )
         .await;
-    assert!(message.starts_with("invalid_input:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::InvalidInput.prefix()),
+        "{message}"
+    );
 }
 
 async fn unknown_model_points_to_list_models(era: Era) {
@@ -112,18 +126,21 @@ async fn unknown_model_points_to_list_models(era: Era) {
     let message = s
         .err("chat", json!({"prompt": "hi", "model": "gpt-0-imaginary"}))
         .await;
-    assert!(message.starts_with("model_not_found:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::ModelNotFound.prefix()),
+        "{message}"
+    );
     assert!(message.contains("list_models"), "{message}");
     let message = s
         .err("speak", json!({"text": "hi", "model": "gpt-5-mini"}))
         .await;
     assert!(
-        message.starts_with("invalid_input:"),
+        message.starts_with(&ErrorCode::InvalidInput.prefix()),
         "wrong kind of model: {message}"
     );
 }
 
-/// The 5xx, 429, budget and broken-answer cases are in tests/faults.rs (the fault matrix).
+/// The 5xx, 429, budget and broken-answer cases are in tests/e2e/faults.rs (the fault matrix).
 async fn an_invalid_request_answer_is_invalid_input(era: Era) {
     let s = start(era).await;
     s.fake.inject_fault(fault("/v1/embeddings", FaultKind::Status {
@@ -133,7 +150,8 @@ async fn an_invalid_request_answer_is_invalid_input(era: Era) {
     }));
     let message = s.err("embed", json!({"input": "x"})).await;
     assert!(
-        message.starts_with("invalid_input:") && message.contains("input too long"),
+        message.starts_with(&ErrorCode::InvalidInput.prefix())
+            && message.contains("input too long"),
         "{message}"
     );
     assert!(

@@ -1,16 +1,15 @@
 //! Zero configuration, end to end: with no `AIPASS_CLIENT_ID`, the real binary's first call that
 //! needs the account asks the user to approve the device-approved setup, creates its OAuth client
 //! on the (fake) account, signs in with it and answers the call. The browser stand-in of
-//! tests/auth_common approves every page it is shown; the fake's `DeviceUser` scripts denial,
+//! testkit/src/auth.rs approves every page it is shown; the fake's `DeviceUser` scripts denial,
 //! expiry, `slow_down` and a held `ensure` answer.
 
-mod auth_common;
-
 use std::time::{Duration, Instant};
+use testkit::facts::ErrorCode;
 
 use aipass_fake::{DeviceAnswer, DeviceUser};
-use auth_common::{BALANCE, Browser, Env, Era, Server, path_mode, query_param, text};
 use serde_json::{Value, json};
+use testkit::auth::{BALANCE, Browser, Env, Era, Server, path_mode, query_param, text};
 
 /// The settings a user who only ran `claude mcp add aipass -- aipass-mcp` has.
 const NO_CLIENT_ID: &[&str] = &["AIPASS_CLIENT_ID"];
@@ -175,7 +174,10 @@ async fn a_denied_approval_ends_the_call_and_creates_nothing() {
     let result = server.call(BALANCE, json!({})).await;
     assert_eq!(result.is_error, Some(true));
     let message = text(&result);
-    assert!(message.starts_with("auth_required"), "{message}");
+    assert!(
+        message.starts_with(ErrorCode::AuthRequired.as_str()),
+        "{message}"
+    );
     assert!(message.contains("declined"), "{message}");
     let agent = env.fake.agent_auth_stats();
     assert_eq!(
@@ -204,7 +206,10 @@ async fn an_unanswered_approval_expires() {
     let result = server.call(BALANCE, json!({})).await;
     assert_eq!(result.is_error, Some(true));
     let message = text(&result);
-    assert!(message.starts_with("auth_required"), "{message}");
+    assert!(
+        message.starts_with(ErrorCode::AuthRequired.as_str()),
+        "{message}"
+    );
     assert!(message.contains("expired"), "{message}");
     let agent = env.fake.agent_auth_stats();
     assert_eq!((agent.device_requests, agent.grants_issued), (1, 0));
@@ -353,7 +358,7 @@ async fn a_configured_client_id_never_touches_the_device_endpoints() {
     let visits = browser.wait_for_visits(1).await;
     assert_eq!(
         query_param(&visits[0].authorize_url, "client_id").as_deref(),
-        Some(auth_common::CLIENT_ID)
+        Some(testkit::auth::CLIENT_ID)
     );
     assert_eq!(env.fake.agent_auth_stats().device_requests, 0);
     assert!(
@@ -445,7 +450,10 @@ async fn a_call_past_the_login_timeout_gets_the_approval_link_and_one_live_reque
     let result = server.call(BALANCE, json!({})).await;
     assert_eq!(result.is_error, Some(true));
     let message = text(&result);
-    assert!(message.starts_with("auth_required"), "{message}");
+    assert!(
+        message.starts_with(ErrorCode::AuthRequired.as_str()),
+        "{message}"
+    );
     assert!(message.contains("approve"), "{message}");
     assert!(
         message.contains("AIPASS_CLIENT_ID"),

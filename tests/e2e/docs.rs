@@ -1,13 +1,11 @@
 //! Docs and manifest stay in step with the live catalogue.
 
-mod common;
-
 use std::process::Command;
 
 use serde_json::Value;
 
 fn catalogue_names() -> Vec<String> {
-    let output = Command::new(common::binary())
+    let output = Command::new(testkit::session::binary())
         .arg("tools")
         .output()
         .unwrap();
@@ -22,7 +20,7 @@ fn catalogue_names() -> Vec<String> {
 
 #[test]
 fn docs_tools_md_matches_the_live_catalogue() {
-    let output = Command::new(common::binary())
+    let output = Command::new(testkit::session::binary())
         .args(["tools", "--markdown"])
         .output()
         .unwrap();

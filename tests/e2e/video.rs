@@ -1,12 +1,11 @@
 //! The rest of the API, end to end in both eras: video jobs, image variations, the user's
 //! identity and one model's details.
 
-mod common;
-
 use std::time::Duration;
+use testkit::facts::ErrorCode;
 
-use common::{Era, Options, files, start, start_with};
 use serde_json::json;
+use testkit::session::{Era, Options, files, start, start_with};
 
 async fn generate_video_completes_inline_and_is_fetched_once(era: Era) {
     let s = start(era).await;
@@ -54,7 +53,7 @@ async fn a_pending_video_is_not_an_error_and_can_be_collected(era: Era) {
     let video_id = out["video_id"].as_str().unwrap();
     let result = s.call("get_video", json!({"video_id": video_id})).await;
     assert!(
-        common::text(&result).contains("get_video"),
+        testkit::session::text(&result).contains("get_video"),
         "tells the agent how to come back"
     );
     let done = s
@@ -89,12 +88,13 @@ async fn failed_and_unknown_videos_are_clear_errors(era: Era) {
         .err("generate_video", json!({"prompt": "please fail now"}))
         .await;
     assert!(
-        message.starts_with("upstream_error:") && message.contains("failed"),
+        message.starts_with(&ErrorCode::UpstreamError.prefix()) && message.contains("failed"),
         "{message}"
     );
     let message = s.err("get_video", json!({"video_id": "video_nope"})).await;
     assert!(
-        message.starts_with("upstream_error:") || message.starts_with("invalid_input:"),
+        message.starts_with(&ErrorCode::UpstreamError.prefix())
+            || message.starts_with(&ErrorCode::InvalidInput.prefix()),
         "{message}"
     );
     let message = s
@@ -103,7 +103,10 @@ async fn failed_and_unknown_videos_are_clear_errors(era: Era) {
             json!({"prompt": "x", "wait_seconds": 600}),
         )
         .await;
-    assert!(message.starts_with("invalid_input:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::InvalidInput.prefix()),
+        "{message}"
+    );
 }
 
 async fn cancelling_stops_polling_and_writes_nothing(era: Era) {
@@ -119,7 +122,7 @@ async fn cancelling_stops_polling_and_writes_nothing(era: Era) {
             .is_err()
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let polls = |s: &common::Session| -> u64 {
+    let polls = |s: &testkit::session::Session| -> u64 {
         s.fake
             .stats()
             .requests
@@ -169,7 +172,7 @@ async fn whoami_shows_the_user_or_the_missing_scope(era: Era) {
     let s = start_with(options).await;
     let message = s.err("whoami", json!({})).await;
     assert!(
-        message.starts_with("auth_required:") && message.contains("profile:read"),
+        message.starts_with(&ErrorCode::AuthRequired.prefix()) && message.contains("profile:read"),
         "{message}"
     );
 }
@@ -186,7 +189,10 @@ async fn list_models_shows_one_models_details(era: Era) {
     assert_eq!(out["details"]["id"], "nano-banana-2-edit");
     assert_eq!(out["details"]["methods"], json!(["image_edit"]));
     let message = s.err("list_models", json!({"id": "no/such/model"})).await;
-    assert!(message.starts_with("model_not_found:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::ModelNotFound.prefix()),
+        "{message}"
+    );
 }
 
 both_eras!(

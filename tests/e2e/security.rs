@@ -1,15 +1,14 @@
 //! Security end to end, through the real binary and the fake (docs/security.md names these
 //! tests): input URLs cannot reach local services, directly, by name or through a redirect.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use testkit::facts::ErrorCode;
 
 use aipass_mcp::net_policy::REFUSED_MESSAGE;
-use common::{Era, Options, Session, start, start_with};
 use serde_json::json;
+use testkit::session::{Era, Options, Session, start, start_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -58,7 +57,10 @@ async fn assert_every_fetch_refused(s: &Session, url: &str) {
     ] {
         let text = s.err(tool, arguments).await;
         assert!(
-            text.starts_with("invalid_input: could not download '") && text.ends_with(&ending),
+            text.starts_with(&format!(
+                "{}: could not download '",
+                ErrorCode::InvalidInput.prefix()
+            )) && text.ends_with(&ending),
             "{tool} with {url}: {text}"
         );
     }
@@ -161,7 +163,8 @@ async fn a_world_writable_output_folder_is_refused(era: Era) {
         )
         .await;
     assert!(
-        text.starts_with("invalid_input:") && text.contains("writable by every user"),
+        text.starts_with(&ErrorCode::InvalidInput.prefix())
+            && text.contains("writable by every user"),
         "{text}"
     );
     assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
@@ -183,7 +186,10 @@ async fn a_decompression_bomb_is_refused(era: Era) {
         .err("chat", json!({"prompt": "look", "images": [bomb]}))
         .await;
     assert!(
-        text.starts_with("invalid_input: cannot decode image bomb.png") && text.contains("limit"),
+        text.starts_with(&format!(
+            "{}: cannot decode image bomb.png",
+            ErrorCode::InvalidInput.prefix()
+        )) && text.contains("limit"),
         "{text}"
     );
     s.ok("chat", json!({"prompt": "still serving"})).await;
@@ -220,9 +226,9 @@ async fn files_are_confined_to_the_clients_roots(era: Era) {
     for dir in [&root, &extra, &outside] {
         std::fs::create_dir_all(dir).unwrap();
     }
-    common::write_png(&root.join("in.png"), 8, 8);
-    common::write_png(&extra.join("in.png"), 8, 8);
-    common::write_png(&outside.join("secret.png"), 8, 8);
+    testkit::session::write_png(&root.join("in.png"), 8, 8);
+    testkit::session::write_png(&extra.join("in.png"), 8, 8);
+    testkit::session::write_png(&outside.join("secret.png"), 8, 8);
     #[cfg(unix)]
     std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
     let mut options = Options::new(era);
@@ -256,7 +262,8 @@ async fn files_are_confined_to_the_clients_roots(era: Era) {
     ] {
         let text = s.err("chat", look(spec.clone())).await;
         assert!(
-            text.starts_with("invalid_input:") && text.contains("outside the folders"),
+            text.starts_with(&ErrorCode::InvalidInput.prefix())
+                && text.contains("outside the folders"),
             "{spec}: {text}"
         );
         refusals.push(text.replace(&spec, "<spec>"));
@@ -278,9 +285,9 @@ async fn files_are_confined_to_the_clients_roots(era: Era) {
             json!({"prompt": "a fox", "output_dir": "art"}),
         )
         .await;
-    assert!(common::files(&out)[0].starts_with(root.join("art")));
+    assert!(testkit::session::files(&out)[0].starts_with(root.join("art")));
     let out = s.ok("generate_image", json!({"prompt": "a fox"})).await;
-    assert!(common::files(&out)[0].starts_with(s.out_dir()));
+    assert!(testkit::session::files(&out)[0].starts_with(s.out_dir()));
 }
 
 both_eras!(

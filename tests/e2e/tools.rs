@@ -2,10 +2,8 @@
 //! playing the seed document's AI Pass (prefixed ids, no metadata, only `/oauth2/v1`); `live.rs`
 //! runs every tool against the live-shaped fake.
 
-mod common;
-
-use common::{Era, Session, files, start_seed as start, text};
 use serde_json::{Value, json};
+use testkit::session::{Era, Session, files, start_seed as start, text};
 
 async fn list_models_classifies_every_seed_model(era: Era) {
     let s = start(era).await;

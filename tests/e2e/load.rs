@@ -2,13 +2,11 @@
 //! peak memory; and 5 server processes on one token store through several token expiries, with
 //! exactly one refresh per rotation.
 
-mod auth_common;
-
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use auth_common::{Env, Server, text};
 use serde_json::{Value, json};
+use testkit::auth::{Env, Server, text};
 
 /// Generous: the server peaked at about 40 MiB for the burst when this was written.
 const PEAK_RSS_LIMIT_KIB: u64 = 512 * 1024;

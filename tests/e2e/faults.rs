@@ -5,12 +5,10 @@
 //! GETs are `list_models` and `balance`; paid POSTs are `chat` (streamed), `generate_image` and
 //! `embed`. Each test gets its own fake and server, so request counts are exact.
 
-mod auth_common;
-mod common;
-
 use aipass_fake::{Fault, FaultKind};
-use common::{Era, Options, Session, start_with};
 use serde_json::{Value, json};
+use testkit::facts::ErrorCode;
+use testkit::session::{Era, Options, Session, start_with};
 
 const MODELS: &str = "GET /v1/models";
 const USAGE: &str = "GET /api/v1/usage/me/summary";
@@ -126,7 +124,7 @@ async fn a_get_5xx_that_persists_fails_after_two_retries() {
     inject(&s, MODELS, 3, status(503));
     let message = call_err(&s, MODELS).await;
     assert!(
-        message.starts_with("upstream_error:") && message.contains("HTTP 503"),
+        message.starts_with(&ErrorCode::UpstreamError.prefix()) && message.contains("HTTP 503"),
         "{message}"
     );
     assert_charged(&message, false);
@@ -141,7 +139,8 @@ async fn post_500_502_503_are_not_retried_and_may_have_been_charged() {
         inject(&s, key, 1, status(code));
         let message = call_err(&s, key).await;
         assert!(
-            message.starts_with("upstream_error:") && message.contains(&format!("HTTP {code}")),
+            message.starts_with(&ErrorCode::UpstreamError.prefix())
+                && message.contains(&format!("HTTP {code}")),
             "{message}"
         );
         assert_charged(&message, true);
@@ -184,7 +183,10 @@ async fn a_429_that_persists_is_rate_limited_after_two_retries() {
     let s = session().await;
     inject(&s, USAGE, 3, rate_limit(Some(0)));
     let message = call_err(&s, USAGE).await;
-    assert!(message.starts_with("rate_limited:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::RateLimited.prefix()),
+        "{message}"
+    );
     assert!(message.contains("retried 2 times"), "{message}");
     assert_eq!(hits(&s, USAGE), 3);
     next_call_succeeds(&s, USAGE).await;
@@ -195,7 +197,10 @@ async fn a_retry_after_longer_than_the_limit_fails_at_once() {
     let s = session().await;
     inject(&s, CHAT, 1, rate_limit(Some(30)));
     let message = call_err(&s, CHAT).await;
-    assert!(message.starts_with("rate_limited:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::RateLimited.prefix()),
+        "{message}"
+    );
     assert!(
         message.contains("wait 30 s") && message.contains("AIPASS_MAX_RETRY_WAIT (10 s)"),
         "{message}"
@@ -211,7 +216,10 @@ async fn with_waiting_off_a_429_fails_at_once() {
     let s = session_with(&[("AIPASS_MAX_RETRY_WAIT", "0")]).await;
     inject(&s, MODELS, 1, rate_limit(None));
     let message = call_err(&s, MODELS).await;
-    assert!(message.starts_with("rate_limited:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::RateLimited.prefix()),
+        "{message}"
+    );
     assert!(message.contains("AIPASS_MAX_RETRY_WAIT (0 s)"), "{message}");
     assert_eq!(hits(&s, MODELS), 1);
     next_call_succeeds(&s, MODELS).await;
@@ -233,7 +241,10 @@ async fn a_budget_flavoured_429_is_budget_exceeded() {
         },
     );
     let message = call_err(&s, IMAGES).await;
-    assert!(message.starts_with("budget_exceeded:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::BudgetExceeded.prefix()),
+        "{message}"
+    );
     assert_eq!(hits(&s, IMAGES), 1, "waiting does not refill a budget");
     next_call_succeeds(&s, IMAGES).await;
 }
@@ -257,7 +268,10 @@ async fn a_get_that_stays_slow_times_out_after_two_retries() {
     let s = session_with_short_timeout().await;
     inject(&s, USAGE, 3, slow());
     let message = call_err(&s, USAGE).await;
-    assert!(message.starts_with("timeout:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::Timeout.prefix()),
+        "{message}"
+    );
     assert_charged(&message, false);
     assert_eq!(hits(&s, USAGE), 3);
     next_call_succeeds(&s, USAGE).await;
@@ -270,7 +284,10 @@ async fn a_post_slower_than_the_timeout_is_not_retried() {
     for key in [CHAT, IMAGES] {
         inject(&s, key, 1, slow());
         let message = call_err(&s, key).await;
-        assert!(message.starts_with("timeout:"), "{key}: {message}");
+        assert!(
+            message.starts_with(&ErrorCode::Timeout.prefix()),
+            "{key}: {message}"
+        );
         assert_charged(&message, true);
         assert_eq!(hits(&s, key), 1, "{key} is not retried");
         next_call_succeeds(&s, key).await;
@@ -292,7 +309,10 @@ async fn a_reset_post_is_not_retried() {
     let s = session().await;
     inject(&s, EMBED, 1, FaultKind::Reset);
     let message = call_err(&s, EMBED).await;
-    assert!(message.starts_with("upstream_error:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::UpstreamError.prefix()),
+        "{message}"
+    );
     assert_charged(&message, true);
     assert_eq!(hits(&s, EMBED), 1);
     next_call_succeeds(&s, EMBED).await;
@@ -308,7 +328,7 @@ async fn a_stream_dropped_midway_returns_the_partial_text_marked_incomplete() {
         result.is_error,
         Some(true),
         "partial text is a result: {}",
-        common::text(&result)
+        testkit::session::text(&result)
     );
     let partial = result
         .structured_content
@@ -316,9 +336,9 @@ async fn a_stream_dropped_midway_returns_the_partial_text_marked_incomplete() {
         .expect("structuredContent");
     assert_eq!(partial["finish_reason"], "incomplete");
     assert!(
-        common::text(&result).contains("[incomplete: the stream from AI Pass broke off"),
+        testkit::session::text(&result).contains("[incomplete: the stream from AI Pass broke off"),
         "{}",
-        common::text(&result)
+        testkit::session::text(&result)
     );
     assert_eq!(hits(&s, CHAT), 1, "a broken stream is not retried");
 
@@ -342,7 +362,10 @@ async fn unusable_answer(kind: FaultKind, get: &str, post: &str, expected: &str)
         inject(&s, key, 1, kind.clone());
         let message = call_err(&s, key).await;
         assert!(
-            message.starts_with("upstream_error: AI Pass sent a response that could not be used"),
+            message.starts_with(&format!(
+                "{}: AI Pass sent a response that could not be used",
+                ErrorCode::UpstreamError.prefix()
+            )),
             "{key}: {message}"
         );
         assert!(message.contains(expected), "{key}: {message}");
@@ -386,7 +409,10 @@ async fn an_empty_budget_is_budget_exceeded() {
     let s = session().await;
     s.fake.set_budget(1.0, 1.0);
     let message = call_err(&s, IMAGES).await;
-    assert!(message.starts_with("budget_exceeded:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::BudgetExceeded.prefix()),
+        "{message}"
+    );
     assert!(
         message.contains("Budget exceeded"),
         "the API's own message: {message}"
@@ -412,7 +438,10 @@ async fn a_401_on_a_fixed_token_is_auth_required() {
     let s = session().await;
     inject(&s, USAGE, 1, status(401));
     let message = call_err(&s, USAGE).await;
-    assert!(message.starts_with("auth_required:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::AuthRequired.prefix()),
+        "{message}"
+    );
     assert!(message.contains("401"), "{message}");
     assert_eq!(hits(&s, USAGE), 1);
     assert_eq!(s.fake.stats().refreshes, 0);
@@ -421,7 +450,7 @@ async fn a_401_on_a_fixed_token_is_auth_required() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_that_refresh_cannot_fix_is_auth_required() {
-    let env = auth_common::Env::new().await;
+    let env = testkit::auth::Env::new().await;
     env.seed(&env.fake.issue_token("api:access profile:read"), 3000);
     let (path, method) = ("/api/v1/usage/me/summary", "GET");
     // The first answer and the one after the refresh.
@@ -429,11 +458,14 @@ async fn a_401_that_refresh_cannot_fix_is_auth_required() {
         .inject_fault(Fault::new(status(401)).on(method, path).times(2));
     let server = env.server(&[]).await;
     let result = server
-        .call(auth_common::BALANCE, json!({"refresh": true}))
+        .call(testkit::auth::BALANCE, json!({"refresh": true}))
         .await;
-    let message = auth_common::text(&result);
+    let message = testkit::auth::text(&result);
     assert_eq!(result.is_error, Some(true), "{message}");
-    assert!(message.starts_with("auth_required:"), "{message}");
+    assert!(
+        message.starts_with(&ErrorCode::AuthRequired.prefix()),
+        "{message}"
+    );
     let stats = env.fake.stats();
     assert_eq!(stats.refreshes, 1, "one refresh was tried");
     assert_eq!(
@@ -455,7 +487,7 @@ async fn a_401_that_refresh_cannot_fix_is_auth_required() {
 fn the_documented_matrix_matches_these_tests() {
     let root = env!("CARGO_MANIFEST_DIR");
     let doc = std::fs::read_to_string(format!("{root}/docs/reliability.md")).unwrap();
-    let source = std::fs::read_to_string(format!("{root}/tests/faults.rs")).unwrap();
+    let source = std::fs::read_to_string(format!("{root}/tests/e2e/faults.rs")).unwrap();
     let section = doc
         .split("## Fault matrix")
         .nth(1)
@@ -473,5 +505,8 @@ fn the_documented_matrix_matches_these_tests() {
         .filter_map(|rest| rest.split('(').next())
         .collect();
     assert!(!tests.is_empty());
-    assert_eq!(documented, tests, "docs/reliability.md vs tests/faults.rs");
+    assert_eq!(
+        documented, tests,
+        "docs/reliability.md vs tests/e2e/faults.rs"
+    );
 }

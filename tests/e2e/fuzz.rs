@@ -2,16 +2,14 @@
 //! server down, and arbitrary argument objects for every tool always get a result, never a
 //! crash or a hang; failures carry a stable error code.
 
-mod raw_common;
-
 use std::cell::RefCell;
 use std::time::Duration;
 
 use aipass_fake::{FakeConfig, FakeServer};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use raw_common::{ERROR_CODES, RawServer};
 use serde_json::{Map, Value, json};
+use testkit::raw::{ERROR_CODES, RawServer};
 
 /// Generated cases per test; each is one message through the same server process.
 const LINE_CASES: u32 = 2_000;
@@ -176,7 +174,7 @@ fn arbitrary_arguments_for_every_tool_get_a_result_with_a_stable_code() {
             (tool["name"].as_str().unwrap().to_string(), fields)
         })
         .collect();
-    assert_eq!(tools.len(), 13);
+    assert_eq!(tools.len(), testkit::facts::tool_names().len());
     let call = prop::sample::select(tools).prop_flat_map(|(name, fields)| {
         let field_values = fields
             .into_iter()

@@ -4,12 +4,10 @@
 //! (follows the redirects as a browser would). Hosts without URL mode, and the 2026-07-28 era,
 //! get the fallback: progress messages with the link, then `auth_required`.
 
-mod auth_common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use testkit::facts::ErrorCode;
 
-use auth_common::{BALANCE, Env, Era, Visit, text, visit};
 use rmcp::model::{
     CallToolResult, ClientCapabilities, ClientConfig, CustomNotification, ElicitRequestParams,
     ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability,
@@ -18,6 +16,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ClientHandler, RoleClient};
 use serde_json::{Value, json};
+use testkit::auth::{BALANCE, Env, Era, Visit, text, visit};
 
 /// What the host answers to an elicitation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,7 +196,7 @@ impl ClientHandler for Host {
 
 /// The server binary with a [`Host`] connected.
 struct Hosted {
-    server: auth_common::Server<Host>,
+    server: testkit::auth::Server<Host>,
     /// Bytes of the largest tool result seen (JSON).
     largest_result: Mutex<usize>,
 }
@@ -334,7 +333,10 @@ async fn refusing(reply: Reply) {
     );
     assert_eq!(result.is_error, Some(true));
     let message = text(&result);
-    assert!(message.starts_with("auth_required"), "{message}");
+    assert!(
+        message.starts_with(ErrorCode::AuthRequired.as_str()),
+        "{message}"
+    );
     assert!(message.contains("declined"), "{message}");
     assert!(message.contains("aipass-mcp login"), "{message}");
     assert_short_link(&message, &env, "the result");
@@ -445,7 +447,10 @@ async fn fallback(env: &Env, host: &Host, era: Era) {
     );
     assert_eq!(result.is_error, Some(true));
     let message = text(&result);
-    assert!(message.starts_with("auth_required"), "{message}");
+    assert!(
+        message.starts_with(ErrorCode::AuthRequired.as_str()),
+        "{message}"
+    );
     assert_short_link(&message, env, "the result");
     let progress = host.progress_messages();
     assert!(

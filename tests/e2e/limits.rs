@@ -1,15 +1,14 @@
 //! Input limits through the real binary: size caps for images and audio, types checked by magic
 //! bytes, URL inputs only over http(s), capped while streaming and given up after a timeout.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use testkit::facts::ErrorCode;
 
-use common::{Era, Options, Session, start, start_with};
 use serde_json::json;
+use testkit::session::{Era, Options, Session, start, start_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -42,7 +41,7 @@ async fn inputs_over_the_size_caps_are_refused_clearly() {
     ] {
         let text = s.err(tool, args).await;
         assert!(
-            text.starts_with("invalid_input:")
+            text.starts_with(&ErrorCode::InvalidInput.prefix())
                 && text.contains(&format!("the limit is {MAX_IMAGE_BYTES} bytes")),
             "{tool}: {text}"
         );
@@ -51,7 +50,7 @@ async fn inputs_over_the_size_caps_are_refused_clearly() {
     write_sized(&big_audio, b"ID3\x03\0", MAX_AUDIO_BYTES + 1);
     let text = s.err("transcribe", json!({"file": big_audio})).await;
     assert!(
-        text.starts_with("invalid_input:")
+        text.starts_with(&ErrorCode::InvalidInput.prefix())
             && text.contains(&format!("the limit is {MAX_AUDIO_BYTES} bytes")),
         "{text}"
     );
@@ -84,7 +83,7 @@ async fn types_are_checked_by_magic_bytes_not_names() {
         .err("chat", json!({"prompt": "look", "images": [fake_png]}))
         .await;
     assert!(
-        text.starts_with("invalid_input:")
+        text.starts_with(&ErrorCode::InvalidInput.prefix())
             && text.contains("is not a JPEG, PNG, GIF or WebP image"),
         "{text}"
     );
@@ -97,11 +96,12 @@ async fn types_are_checked_by_magic_bytes_not_names() {
     );
     // A real PNG named .mp3 is not audio.
     let png_as_mp3 = s.output.path().join("song.mp3");
-    common::write_png(&s.output.path().join("real.png"), 8, 8);
+    testkit::session::write_png(&s.output.path().join("real.png"), 8, 8);
     std::fs::copy(s.output.path().join("real.png"), &png_as_mp3).unwrap();
     let text = s.err("transcribe", json!({"file": png_as_mp3})).await;
     assert!(
-        text.starts_with("invalid_input:") && text.contains("is not a supported audio file"),
+        text.starts_with(&ErrorCode::InvalidInput.prefix())
+            && text.contains("is not a supported audio file"),
         "{text}"
     );
     // And a real PNG named .txt is an image.
@@ -120,7 +120,7 @@ async fn types_are_checked_by_magic_bytes_not_names() {
 async fn only_http_and_https_urls_are_accepted() {
     let s = start(Era::Initialize).await;
     let secret = s.output.path().join("secret.png");
-    common::write_png(&secret, 4, 4);
+    testkit::session::write_png(&secret, 4, 4);
     for url in [
         format!("file://{}", secret.display()),
         "ftp://127.0.0.1/image.png".to_string(),
@@ -130,12 +130,15 @@ async fn only_http_and_https_urls_are_accepted() {
             .err("chat", json!({"prompt": "look", "images": [url]}))
             .await;
         assert!(
-            text.starts_with("invalid_input:")
+            text.starts_with(&ErrorCode::InvalidInput.prefix())
                 && text.contains("give a local path, an http(s) URL or a data: URI"),
             "{url}: {text}"
         );
         let text = s.err("transcribe", json!({"file": url})).await;
-        assert!(text.starts_with("invalid_input:"), "{url}: {text}");
+        assert!(
+            text.starts_with(&ErrorCode::InvalidInput.prefix()),
+            "{url}: {text}"
+        );
     }
 }
 
@@ -228,7 +231,7 @@ async fn a_url_without_end_is_refused_at_the_cap_while_streaming() {
     .await
     .expect("the endless download was cut off");
     assert!(
-        text.starts_with("invalid_input:")
+        text.starts_with(&ErrorCode::InvalidInput.prefix())
             && text.contains(&format!("larger than the {MAX_IMAGE_BYTES}-byte limit")),
         "{text}"
     );
@@ -257,7 +260,7 @@ async fn a_stalled_url_times_out() {
     let waited = started.elapsed();
     eprintln!("stalled URL: gave up after {waited:?}");
     assert!(
-        text.starts_with("invalid_input:")
+        text.starts_with(&ErrorCode::InvalidInput.prefix())
             && text.contains("did not finish downloading within 2 s"),
         "{text}"
     );

@@ -2,16 +2,14 @@
 //! files are never overwritten, cancelled calls leave neither a file nor a temp file, and new
 //! output folders are private to the user.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aipass_fake::{Fault, FaultKind};
-use common::{Era, Options, Session, start_with};
 use futures::future::join_all;
 use serde_json::json;
+use testkit::session::{Era, Options, Session, start_with};
 
 const CALLS: usize = 50;
 
@@ -50,7 +48,7 @@ async fn concurrent_images(s: &Session, prompt: &str, dir: &Path) -> Vec<PathBuf
     join_all(calls)
         .await
         .iter()
-        .flat_map(common::files)
+        .flat_map(testkit::session::files)
         .collect()
 }
 
@@ -177,7 +175,7 @@ async fn cancelled_calls_leave_no_file_and_no_temp_file() {
             json!({"prompt": "after", "size": "64x64", "output_dir": dir}),
         )
         .await;
-    assert_eq!(common::files(&saved).len(), 1);
+    assert_eq!(testkit::session::files(&saved).len(), 1);
     assert_eq!(entries(&dir).len(), 1, "{:?}", entries(&dir));
 }
 

@@ -2,16 +2,20 @@
 //! junk lines, truncated and oversized messages, type-confused requests. Lines are written as
 //! given; every stdout line is collected by a reader thread.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::facts::error_code;
+use crate::spawn::{clean_vars_in, command};
+
+pub use crate::facts::ERROR_CODES;
+pub use crate::fixtures::{files_in, peak_memory_kib};
 
 /// A running server binary on raw pipes.
 pub struct RawServer {
@@ -30,24 +34,19 @@ impl RawServer {
     /// fresh temp folder, outputs go to `<home>/out`.
     pub fn start(env: &[(&str, String)]) -> RawServer {
         let home = tempfile::tempdir().expect("temp dir");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aipass-mcp"));
+        let dir = home.path();
+        let mut vars = clean_vars_in(dir);
+        vars.push(("AIPASS_LOGIN_TIMEOUT".into(), "1".into()));
+        vars.push(("AIPASS_LOG".into(), "warn".into()));
+        vars.extend(
+            env.iter()
+                .map(|(key, value)| (key.to_string(), value.clone())),
+        );
+        let mut command = command(&[], vars, dir);
         command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("AIPASS_OUTPUT_DIR", home.path().join("out"))
-            .env("AIPASS_CONFIG_DIR", home.path().join("config"))
-            .env("AIPASS_TOKEN_STORE", "file")
-            .env("AIPASS_BROWSER", "none")
-            .env("AIPASS_LOGIN_TIMEOUT", "1")
-            .env("AIPASS_LOG", "warn")
-            .current_dir(home.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(home.path().join("stderr.log")).expect("log file"));
-        for (key, value) in env {
-            command.env(key, value);
-        }
+            .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log file"));
         let mut child = command.spawn().expect("server binary spawns");
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout");
@@ -224,27 +223,6 @@ impl Drop for RawServer {
     }
 }
 
-/// `VmHWM` of a process from /proc, in KiB.
-pub fn peak_memory_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// The stable error codes a failed tool result may start with.
-pub const ERROR_CODES: [&str; 8] = [
-    "invalid_input",
-    "model_not_found",
-    "budget_exceeded",
-    "rate_limited",
-    "upstream_error",
-    "timeout",
-    "auth_required",
-    "cancelled",
-];
-
 /// Checks a `tools/call` answer: a result (success, or `isError` whose text starts with a
 /// stable code) or a JSON-RPC error object with a numeric code.
 pub fn assert_well_formed_tool_answer(answer: &Value) {
@@ -256,17 +234,9 @@ pub fn assert_well_formed_tool_answer(answer: &Value) {
     assert!(result.is_object(), "neither result nor error: {answer}");
     if result["isError"] == true {
         let text = result["content"][0]["text"].as_str().unwrap_or_default();
-        let code = text.split(':').next().unwrap_or_default();
         assert!(
-            ERROR_CODES.contains(&code),
+            error_code(text).is_some(),
             "isError without a stable code: {text:.300}"
         );
     }
-}
-
-/// Files in `dir` (none when it does not exist).
-pub fn files_in(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default()
 }

@@ -2,13 +2,12 @@
 //! then a valid call that must succeed, with the server's peak memory bounded; and stray
 //! messages before the handshake, which must not end the session.
 
-mod raw_common;
-
 use std::time::{Duration, Instant};
 
 use aipass_fake::{FakeConfig, FakeServer};
-use raw_common::{RawServer, assert_well_formed_tool_answer};
 use serde_json::{Value, json};
+use testkit::facts::tool_names;
+use testkit::raw::{RawServer, assert_well_formed_tool_answer};
 
 /// The server's longest accepted line (src/transport.rs).
 const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
@@ -46,22 +45,6 @@ impl Dice {
             .collect()
     }
 }
-
-const TOOLS: [&str; 13] = [
-    "balance",
-    "chat",
-    "edit_image",
-    "embed",
-    "generate_image",
-    "generate_video",
-    "get_video",
-    "list_models",
-    "remix_video",
-    "speak",
-    "transcribe",
-    "vary_image",
-    "whoami",
-];
 
 /// Values of the wrong type for any field.
 fn confused_value(dice: &mut Dice) -> Value {
@@ -158,7 +141,7 @@ fn malformed(i: u64, dice: &mut Dice) -> (Vec<u8>, Option<u64>) {
         // tools/call whose arguments are not an object.
         5 => (
             json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
-                "name": *dice.pick(&TOOLS),
+                "name": dice.pick(&tool_names()).clone(),
                 "arguments": dice.pick(&[json!("text"), json!([1, 2]), json!(7)]).clone()
             }})
             .to_string()
@@ -177,7 +160,7 @@ fn malformed(i: u64, dice: &mut Dice) -> (Vec<u8>, Option<u64>) {
         // A real tool with type-confused arguments.
         7 => (
             json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
-                "name": *dice.pick(&TOOLS), "arguments": confused_arguments(dice)
+                "name": dice.pick(&tool_names()).clone(), "arguments": confused_arguments(dice)
             }})
             .to_string()
             .into_bytes(),
@@ -410,7 +393,10 @@ fn stray_messages_before_the_handshake_do_not_end_the_session() {
         &mut server,
         json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
     );
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 13);
+    assert_eq!(
+        tools["result"]["tools"].as_array().unwrap().len(),
+        tool_names().len()
+    );
     assert_eq!(server.finish(), 0);
 }
 
@@ -435,7 +421,10 @@ fn stray_messages_before_a_2026_era_request_do_not_end_the_session() {
         &mut server,
         json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": meta}}),
     );
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 13);
+    assert_eq!(
+        tools["result"]["tools"].as_array().unwrap().len(),
+        tool_names().len()
+    );
     // Once the session runs, cancellation notifications reach it as usual.
     server.send(
         &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}),
@@ -444,6 +433,9 @@ fn stray_messages_before_a_2026_era_request_do_not_end_the_session() {
         &mut server,
         json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"_meta": meta}}),
     );
-    assert_eq!(again["result"]["tools"].as_array().unwrap().len(), 13);
+    assert_eq!(
+        again["result"]["tools"].as_array().unwrap().len(),
+        tool_names().len()
+    );
     assert_eq!(server.finish(), 0);
 }

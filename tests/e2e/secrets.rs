@@ -4,15 +4,13 @@
 //! and a first run without a client id for every `asg_` setup grant and device code (on disk too).
 //! The Debug output of every type that holds one of them is redacted.
 
-mod auth_common;
-
 use std::path::Path;
 use std::time::Duration;
 
 use aipass_fake::{Fault, FaultKind, IssuedSecrets};
-use auth_common::{BALANCE, Browser, Env, query_param, text};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
+use testkit::auth::{BALANCE, Browser, Env, query_param, text};
 
 /// Everything the user or the agent could see: stderr, tool results, errors, pages, CLI output.
 #[derive(Default)]
@@ -47,7 +45,7 @@ impl Seen {
 }
 
 async fn call(
-    server: &auth_common::Server,
+    server: &testkit::auth::Server,
     name: &str,
     arguments: Value,
 ) -> Result<CallToolResult, rmcp::ServiceError> {
@@ -63,7 +61,12 @@ async fn call(
 }
 
 /// Calls a tool that must succeed; returns its structured content.
-async fn ok(seen: &mut Seen, server: &auth_common::Server, name: &str, arguments: Value) -> Value {
+async fn ok(
+    seen: &mut Seen,
+    server: &testkit::auth::Server,
+    name: &str,
+    arguments: Value,
+) -> Value {
     let result = call(server, name, arguments).await;
     seen.result(name, &result);
     let result = result.unwrap_or_else(|e| panic!("{name}: JSON-RPC error {e}"));
@@ -72,7 +75,7 @@ async fn ok(seen: &mut Seen, server: &auth_common::Server, name: &str, arguments
 }
 
 /// Calls a tool that must fail (a result with isError, or a JSON-RPC error).
-async fn fails(seen: &mut Seen, server: &auth_common::Server, name: &str, arguments: Value) {
+async fn fails(seen: &mut Seen, server: &testkit::auth::Server, name: &str, arguments: Value) {
     let result = call(server, name, arguments).await;
     seen.result(name, &result);
     if let Ok(result) = &result {
@@ -99,7 +102,7 @@ fn write_png(path: &Path) {
 /// is still called (with `{}`) by the loop over tools/list.
 async fn call_every_tool_validly(
     seen: &mut Seen,
-    server: &auth_common::Server,
+    server: &testkit::auth::Server,
     png: &str,
 ) -> Vec<&'static str> {
     ok(seen, server, "whoami", json!({})).await;

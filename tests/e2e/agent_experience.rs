@@ -1,14 +1,12 @@
 //! How the tools feel in a host: progress while slow, cancellation that reaches upstream and
 //! leaves no file, and a catalogue that is small, plain and reviewed.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
 use aipass_fake::{Fault, FaultKind};
-use common::{Era, Options, start, start_with};
 use serde_json::{Value, json};
+use testkit::session::{Era, Options, start, start_with};
 
 async fn a_slow_chat_stream_reports_progress(era: Era) {
     let s = start(era).await;
@@ -160,7 +158,7 @@ async fn a_long_transcript_goes_to_a_file(era: Era) {
     )
     .unwrap();
     let out = s.ok("transcribe", json!({"file": audio})).await;
-    let paths = common::files(&out);
+    let paths = testkit::session::files(&out);
     assert_eq!(std::fs::read_to_string(&paths[0]).unwrap(), long_text);
     assert_eq!(out["text"].as_str().unwrap().chars().count(), 2000);
 }
@@ -169,7 +167,7 @@ async fn relative_paths_follow_the_clients_first_root(era: Era) {
     let s = start(era).await;
     let root = s.output.path().join("project");
     std::fs::create_dir_all(&root).unwrap();
-    common::write_png(&root.join("input.png"), 64, 64);
+    testkit::session::write_png(&root.join("input.png"), 64, 64);
     s.handler
         .roots
         .lock()
@@ -185,13 +183,13 @@ async fn relative_paths_follow_the_clients_first_root(era: Era) {
         // Roots are a server-to-client request, which only the 2025-11-25 era has.
         Era::Initialize => {
             let out = result.structured_content.expect("edit succeeds");
-            let paths = common::files(&out);
+            let paths = testkit::session::files(&out);
             assert!(paths[0].starts_with(root.join("art")), "{paths:?}");
         }
         // Without roots, relative paths resolve against the working directory.
         Era::Discover => {
             assert_eq!(result.is_error, Some(true));
-            assert!(common::text(&result).contains("file not found"));
+            assert!(testkit::session::text(&result).contains("file not found"));
         }
     }
 }
@@ -207,7 +205,7 @@ both_eras!(
 );
 
 fn catalogue() -> (String, Value) {
-    let output = Command::new(common::binary())
+    let output = Command::new(testkit::session::binary())
         .arg("tools")
         .output()
         .unwrap();

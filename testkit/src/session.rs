@@ -1,9 +1,7 @@
-//! Shared end-to-end harness: the strict fake AI Pass in-process, the real `aipass-mcp` binary
-//! spawned over stdio, and rmcp's client speaking to it in either protocol era.
+//! A tool session: the strict fake AI Pass in-process, the real `aipass-mcp` binary spawned over
+//! stdio, and rmcp's client speaking to it in either protocol era.
 
-#![allow(dead_code)]
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
@@ -11,57 +9,19 @@ use aipass_fake::{Catalogue, FakeConfig, FakeServer};
 #[allow(deprecated)]
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
-    ListRootsResult, ProgressNotificationParam, ProtocolVersion, Root,
+    ListRootsResult, ProgressNotificationParam, Root,
 };
 use rmcp::service::NotificationContext;
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
+use rmcp::{ClientHandler, ClientServiceExt, RoleClient};
 use serde_json::Value;
-use tokio::io::AsyncReadExt;
 
-/// The two protocol eras the server must speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Era {
-    /// 2025-11-25: `initialize` handshake.
-    Initialize,
-    /// 2026-07-28: `server/discover`, then self-contained requests.
-    Discover,
-}
+use crate::spawn::{capture, clean_vars_in, command};
 
-impl Era {
-    fn lifecycle(self) -> ClientLifecycleMode {
-        match self {
-            Era::Initialize => ClientLifecycleMode::Initialize,
-            Era::Discover => ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        }
-    }
-}
-
-/// Generates one `#[tokio::test]` per era from an `async fn(Era)`.
-#[macro_export]
-macro_rules! both_eras {
-    ($($name:ident),* $(,)?) => {
-        mod initialize_era {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::common::Era::Initialize).await;
-                }
-            )*
-        }
-        mod discover_era {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::common::Era::Discover).await;
-                }
-            )*
-        }
-    };
-}
+// What the tool tests use beside sessions, under one name.
+pub use crate::fixtures::{files, text, write_png};
+pub use crate::spawn::{Era, binary, free_port};
 
 /// The test's MCP client: records every progress notification it receives.
 #[derive(Clone, Default)]
@@ -146,10 +106,6 @@ impl Options {
     }
 }
 
-pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_aipass-mcp")
-}
-
 pub async fn start(era: Era) -> Session {
     start_with(Options::new(era)).await
 }
@@ -171,55 +127,43 @@ pub async fn start_with(options: Options) -> Session {
     .await
     .expect("fake AI Pass starts");
     let output = tempfile::tempdir().expect("temp dir");
-    let mut command = tokio::process::Command::new(binary());
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", output.path())
-        .env("AIPASS_BASE_URL", fake.base_url())
-        .env("AIPASS_CLIENT_ID", "aipass-mcp-demo")
-        .env("AIPASS_OUTPUT_DIR", output.path().join("out"))
-        .env("AIPASS_LOG", "debug")
-        // Sign-in (when a test gives no token) must not open a browser or wait long.
-        .env("AIPASS_BROWSER", "none")
-        .env("AIPASS_LOGIN_TIMEOUT", "2")
-        .env(
-            "AIPASS_REDIRECT_URI",
-            format!("http://127.0.0.1:{}/callback", free_port()),
-        )
-        .env("AIPASS_CONFIG_DIR", output.path().join("config"))
-        .env("AIPASS_TOKEN_STORE", "file");
+    let home = output.path();
+    let mut vars = clean_vars_in(home);
+    vars.extend(
+        [
+            ("AIPASS_BASE_URL", fake.base_url()),
+            ("AIPASS_CLIENT_ID", "aipass-mcp-demo".into()),
+            ("AIPASS_LOG", "debug".into()),
+            // Sign-in (when a test gives no token) must not wait long.
+            ("AIPASS_LOGIN_TIMEOUT", "2".into()),
+            (
+                "AIPASS_REDIRECT_URI",
+                format!("http://127.0.0.1:{}/callback", free_port()),
+            ),
+        ]
+        .map(|(key, value)| (key.to_string(), value)),
+    );
     if let Some(scope) = options.token_scope {
-        command.env("AIPASS_ACCESS_TOKEN", fake.issue_token(scope).access_token);
+        vars.push((
+            "AIPASS_ACCESS_TOKEN".into(),
+            fake.issue_token(scope).access_token,
+        ));
     }
     if options.api_key {
-        command.env("AIPASS_API_KEY", fake.issue_api_key());
+        vars.push(("AIPASS_API_KEY".into(), fake.issue_api_key()));
     }
     // `{fake}` in a value stands for the fake's origin (`127.0.0.1:<port>`), known only now.
     let fake_origin = fake.base_url().trim_start_matches("http://").to_string();
     for (key, value) in &options.extra_env {
-        command.env(key, value.replace("{fake}", &fake_origin));
+        vars.push((key.clone(), value.replace("{fake}", &fake_origin)));
     }
-    command.current_dir(options.working_dir.as_deref().unwrap_or(output.path()));
+    let work_dir = options.working_dir.as_deref().unwrap_or(home);
+    let command = tokio::process::Command::from(command(&[], vars, work_dir));
     let (transport, stderr_pipe) = TokioChildProcess::builder(command)
         .stderr(Stdio::piped())
         .spawn()
         .expect("server binary spawns");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    if let Some(mut pipe) = stderr_pipe {
-        let sink = stderr.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-    }
+    let stderr = capture(stderr_pipe.expect("piped stderr"));
     let handler = TestClient::default();
     let client = handler
         .clone()
@@ -308,48 +252,4 @@ impl Session {
         write_png(&path, width, height);
         path
     }
-}
-
-/// A loopback port that was free a moment ago (so parallel tests do not share one).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
-
-/// All text blocks of a result, joined.
-pub fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// A PNG whose pixels vary, so it does not compress to nothing.
-pub fn write_png(path: &Path, width: u32, height: u32) {
-    let image = image::RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([((x * 7) ^ (y * 13)) as u8, (x * y) as u8, (x + y * 3) as u8])
-    });
-    image.save(path).expect("write png");
-}
-
-/// Paths listed in a result's `files`, checked to exist, be absolute and have the stated size.
-pub fn files(structured: &Value) -> Vec<PathBuf> {
-    structured["files"]
-        .as_array()
-        .expect("files is a list")
-        .iter()
-        .map(|file| {
-            let path = PathBuf::from(file["path"].as_str().expect("path"));
-            assert!(path.is_absolute(), "{path:?} is not absolute");
-            let size = std::fs::metadata(&path)
-                .unwrap_or_else(|e| panic!("{path:?}: {e}"))
-                .len();
-            assert_eq!(Some(size), file["bytes"].as_u64(), "{path:?} size");
-            path
-        })
-        .collect()
 }

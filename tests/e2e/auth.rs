@@ -1,14 +1,13 @@
 //! Sign-in on first use, end to end: the real `aipass-mcp` binary over stdio, rmcp's client, the
-//! strict fake AI Pass, and a browser stand-in (see tests/auth_common).
-
-mod auth_common;
+//! strict fake AI Pass, and a browser stand-in (see testkit/src/auth.rs).
 
 use std::time::{Duration, Instant};
+use testkit::facts::ErrorCode;
 
-use auth_common::{
+use serde_json::json;
+use testkit::auth::{
     BALANCE, Browser, Env, Era, assert_no_secrets, get_status, path_mode, query_param, text, visit,
 };
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_call_signs_in_and_completes_initialize_era() {
@@ -112,7 +111,10 @@ async fn denial_ends_the_sign_in_with_a_clear_result() {
     let result = server.call(BALANCE, json!({})).await;
     assert_eq!(result.is_error, Some(true));
     let message = text(&result);
-    assert!(message.starts_with("auth_required"), "{message}");
+    assert!(
+        message.starts_with(ErrorCode::AuthRequired.as_str()),
+        "{message}"
+    );
     assert!(
         message.contains("declined") && message.contains("access_denied"),
         "{message}"
@@ -149,7 +151,7 @@ async fn forged_callback_does_not_complete_the_flow() {
     server.stop().await;
 }
 
-async fn forge_then_approve(env: &Env, server: &auth_common::Server) {
+async fn forge_then_approve(env: &Env, server: &testkit::auth::Server) {
     let call = server.call(BALANCE, json!({}));
     tokio::pin!(call);
     let url = tokio::select! {
@@ -209,7 +211,10 @@ async fn timeout_returns_the_url_then_the_next_call_succeeds() {
     );
     assert_eq!(result.is_error, Some(true));
     let message = text(&result);
-    assert!(message.starts_with("auth_required"), "{message}");
+    assert!(
+        message.starts_with(ErrorCode::AuthRequired.as_str()),
+        "{message}"
+    );
     let url = env.wait_for_url(1).await;
     // The result carries the short link on the loopback listener, not the authorize URL.
     let link = env.redirect_uri.replace("/callback", "/start");
@@ -377,7 +382,7 @@ async fn two_processes_share_one_sign_in() {
     second.stop().await;
 }
 
-async fn race_two(env: &Env, first: &auth_common::Server, second: &auth_common::Server) {
+async fn race_two(env: &Env, first: &testkit::auth::Server, second: &testkit::auth::Server) {
     let both = async {
         tokio::join!(
             first.call(BALANCE, json!({})),

@@ -7,37 +7,29 @@
 //! authorize page on the fake and follows the 302 to the server's loopback callback, exactly as a
 //! browser does, and keeps what the callback answered.
 
-#![allow(dead_code)]
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aipass_fake::{FakeClient, FakeConfig, FakeServer, TokenPair};
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
+use rmcp::{ClientHandler, ClientServiceExt, RoleClient};
 use serde_json::Value;
-use tokio::io::AsyncReadExt;
+
+use crate::fixtures::peak_memory_kib;
+use crate::spawn::{Folders, capture, clean_vars, command};
+
+// What the sign-in tests use beside their world, under one name.
+pub use crate::fixtures::{path_mode, text};
+pub use crate::spawn::{Era, binary, free_port};
 
 /// The OAuth client the tests register with the fake.
 pub const CLIENT_ID: &str = "aipass-mcp-test";
 /// A call that needs the account and spends nothing.
 pub const BALANCE: &str = "balance";
-
-pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_aipass-mcp")
-}
-
-/// A free loopback port (bound, read, released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// One test's world: the fake, a private config folder and the browser stand-in.
 pub struct Env {
@@ -151,51 +143,42 @@ impl Env {
     /// The environment every server and CLI run gets (a clean one: no D-Bus, no real HOME).
     pub fn vars(&self) -> Vec<(String, String)> {
         let home = self.dir.path().join("home");
-        vec![
-            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
-            ("HOME".into(), home.display().to_string()),
+        let mut vars = clean_vars(&Folders {
+            home: &home,
+            config: &self.config_dir(),
+            output: &self.dir.path().join("out"),
+        });
+        // This world's browser stand-in instead of none.
+        vars.retain(|(key, _)| key != "AIPASS_BROWSER");
+        let extra = [
             (
-                "XDG_CONFIG_HOME".into(),
+                "XDG_CONFIG_HOME",
                 home.join(".config").display().to_string(),
             ),
             // No keyring unless a test starts one (dbus-run-session sets its own address).
             (
-                "DBUS_SESSION_BUS_ADDRESS".into(),
+                "DBUS_SESSION_BUS_ADDRESS",
                 format!("unix:path={}", self.dir.path().join("no-bus").display()),
             ),
-            ("AIPASS_BASE_URL".into(), self.fake.base_url()),
-            ("AIPASS_CLIENT_ID".into(), CLIENT_ID.into()),
-            ("AIPASS_REDIRECT_URI".into(), self.redirect_uri.clone()),
-            (
-                "AIPASS_CONFIG_DIR".into(),
-                self.config_dir().display().to_string(),
-            ),
-            (
-                "AIPASS_OUTPUT_DIR".into(),
-                self.dir.path().join("out").display().to_string(),
-            ),
-            ("AIPASS_TOKEN_STORE".into(), "file".into()),
-            ("AIPASS_BROWSER".into(), self.browser_command()),
-            ("AIPASS_LOGIN_TIMEOUT".into(), self.login_timeout.clone()),
-            ("AIPASS_LOG".into(), self.log_level.clone()),
-        ]
+            ("AIPASS_BASE_URL", self.fake.base_url()),
+            ("AIPASS_CLIENT_ID", CLIENT_ID.into()),
+            ("AIPASS_REDIRECT_URI", self.redirect_uri.clone()),
+            ("AIPASS_BROWSER", self.browser_command()),
+            ("AIPASS_LOGIN_TIMEOUT", self.login_timeout.clone()),
+            ("AIPASS_LOG", self.log_level.clone()),
+        ];
+        vars.extend(extra.map(|(key, value)| (key.to_string(), value)));
+        vars
     }
 
     fn command(&self, extra: &[(&str, &str)], removed: &[&str]) -> tokio::process::Command {
-        let mut command = match self.wrapper.split_first() {
-            Some((program, args)) => {
-                let mut command = tokio::process::Command::new(program);
-                command.args(args).arg(binary());
-                command
-            }
-            None => tokio::process::Command::new(binary()),
-        };
-        command.env_clear().current_dir(self.dir.path());
-        for (key, value) in self.vars().into_iter().chain(self.extra_vars.clone()) {
-            if !removed.contains(&key.as_str()) {
-                command.env(key, value);
-            }
-        }
+        let vars = self
+            .vars()
+            .into_iter()
+            .chain(self.extra_vars.clone())
+            .filter(|(key, _)| !removed.contains(&key.as_str()));
+        let mut command =
+            tokio::process::Command::from(command(&self.wrapper, vars, self.dir.path()));
         for (key, value) in extra {
             command.env(key, value);
         }
@@ -225,27 +208,8 @@ impl Env {
             .spawn()
             .expect("the server binary starts");
         let pid = transport.id();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        if let Some(mut pipe) = stderr_pipe {
-            let sink = stderr.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = pipe.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    sink.lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            });
-        }
-        let lifecycle = match era {
-            Era::Initialize => ClientLifecycleMode::Initialize,
-            Era::Discover => ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        };
+        let stderr = capture(stderr_pipe.expect("piped stderr"));
+        let lifecycle = era.lifecycle();
         let client = tokio::time::timeout(
             Duration::from_secs(30),
             host.serve_with_lifecycle(transport, lifecycle),
@@ -324,12 +288,6 @@ pub fn chrono_now() -> i64 {
         .as_secs() as i64
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Era {
-    Initialize,
-    Discover,
-}
-
 /// A running `aipass-mcp` with a connected client.
 pub struct Server<H: ClientHandler = ()> {
     pub client: RunningService<RoleClient, H>,
@@ -382,11 +340,7 @@ impl<H: ClientHandler> Server<H> {
     /// The process's peak resident memory so far (`VmHWM` in /proc/<pid>/status), in KiB;
     /// None where there is no /proc (not Linux).
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        peak_memory_kib(self.pid())
     }
 
     /// Waits until stderr contains `needle`.
@@ -414,16 +368,6 @@ pub struct CliRun {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
-}
-
-/// All text blocks of a result.
-pub fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// What the stand-in browser saw at the end of one visit.
@@ -598,9 +542,4 @@ fn looks_random(run: &str) -> bool {
     run.chars().any(|c| c.is_ascii_uppercase())
         && run.chars().any(|c| c.is_ascii_lowercase())
         && run.chars().any(|c| c.is_ascii_digit())
-}
-
-pub fn path_mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
