@@ -20,11 +20,13 @@ use rmcp::{ClientHandler, ClientServiceExt, RoleClient};
 use serde_json::Value;
 
 use crate::fixtures::peak_memory_kib;
+use crate::ports::ReservedPort;
 use crate::spawn::{Folders, capture, clean_vars, command};
 
 // What the sign-in tests use beside their world, under one name.
 pub use crate::fixtures::{path_mode, text};
-pub use crate::spawn::{Era, binary, free_port};
+pub use crate::ports::reserve_port;
+pub use crate::spawn::{Era, binary};
 
 /// The OAuth client the tests register with the fake.
 pub const CLIENT_ID: &str = "aipass-mcp-test";
@@ -36,6 +38,8 @@ pub struct Env {
     pub fake: FakeServer,
     pub dir: tempfile::TempDir,
     pub redirect_uri: String,
+    /// Keeps the redirect URI's port to this world while it lives.
+    _redirect_port: ReservedPort,
     pub login_timeout: String,
     pub log_level: String,
     /// A command the binary is run under (e.g. `dbus-run-session -- sh keyring.sh`); empty = none.
@@ -50,7 +54,8 @@ impl Env {
     }
 
     pub async fn with_ttl(ttl: Duration) -> Env {
-        let redirect_uri = format!("http://127.0.0.1:{}/callback", free_port());
+        let port = reserve_port();
+        let redirect_uri = format!("http://127.0.0.1:{}/callback", port.number());
         let fake = FakeServer::start(FakeConfig {
             clients: vec![FakeClient {
                 client_id: CLIENT_ID.into(),
@@ -66,6 +71,7 @@ impl Env {
             fake,
             dir,
             redirect_uri,
+            _redirect_port: port,
             login_timeout: "60".into(),
             log_level: "debug".into(),
             wrapper: Vec::new(),

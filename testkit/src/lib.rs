@@ -5,14 +5,17 @@
 //! - [`session`]: an rmcp client session against the in-process fake (most tool tests).
 //! - [`auth`]: sign-in worlds: a registered client, a browser stand-in, CLI runs, token files.
 //! - [`raw`]: raw stdio pipes, for bytes no MCP client would send.
+//! - [`ports`]: loopback ports no other test or socket takes meanwhile.
 //! - [`facts`]: contract facts the tests check (tool names, error codes), read from the library.
 //! - [`fixtures`]: sample files and result helpers.
 
 pub mod auth;
 pub mod facts;
 pub mod fixtures;
+pub mod ports;
 pub mod raw;
 pub mod session;
 pub mod spawn;
 
-pub use spawn::{Era, binary, free_port};
+pub use ports::{ReservedPort, reserve_port};
+pub use spawn::{Era, binary};

@@ -17,11 +17,12 @@ use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, ClientServiceExt, RoleClient};
 use serde_json::Value;
 
+use crate::ports::{ReservedPort, reserve_port};
 use crate::spawn::{capture, clean_vars_in, command};
 
 // What the tool tests use beside sessions, under one name.
 pub use crate::fixtures::{files, text, write_png};
-pub use crate::spawn::{Era, binary, free_port};
+pub use crate::spawn::{Era, binary};
 
 /// The test's MCP client: records every progress notification it receives.
 #[derive(Clone, Default)]
@@ -70,6 +71,8 @@ pub struct Session {
     pub client: RunningService<RoleClient, TestClient>,
     pub handler: TestClient,
     stderr: Arc<Mutex<String>>,
+    /// Keeps the sign-in redirect URI's port to this session while it lives.
+    _redirect_port: ReservedPort,
 }
 
 /// How to start a session.
@@ -129,6 +132,7 @@ pub async fn start_with(options: Options) -> Session {
     let output = tempfile::tempdir().expect("temp dir");
     let home = output.path();
     let mut vars = clean_vars_in(home);
+    let redirect_port = reserve_port();
     vars.extend(
         [
             ("AIPASS_BASE_URL", fake.base_url()),
@@ -138,7 +142,7 @@ pub async fn start_with(options: Options) -> Session {
             ("AIPASS_LOGIN_TIMEOUT", "2".into()),
             (
                 "AIPASS_REDIRECT_URI",
-                format!("http://127.0.0.1:{}/callback", free_port()),
+                format!("http://127.0.0.1:{}/callback", redirect_port.number()),
             ),
         ]
         .map(|(key, value)| (key.to_string(), value)),
@@ -176,6 +180,7 @@ pub async fn start_with(options: Options) -> Session {
         client,
         handler,
         stderr,
+        _redirect_port: redirect_port,
     }
 }
 

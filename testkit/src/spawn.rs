@@ -25,15 +25,6 @@ pub fn binary() -> PathBuf {
         .unwrap_or_else(|| panic!("no {name} next to {} (set AIPASS_MCP_BIN)", exe.display()))
 }
 
-/// A loopback port that was free a moment ago. Only for addresses nothing must answer on or
-/// that the server binds itself (a redirect URI); never for a port a test binds later.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
-
 /// Where one run keeps its files. The server gets nothing from the test's own environment but
 /// `PATH`: no real HOME, no keyring, no token, no proxy.
 pub struct Folders<'a> {

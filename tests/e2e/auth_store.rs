@@ -388,8 +388,10 @@ async fn a_transient_refresh_failure_keeps_the_tokens() {
     let env = Env::new().await;
     let pair = env.fake.issue_token("api:access profile:read");
     let mut cfg = config(&env);
-    // Nothing listens here: the token endpoint cannot be reached.
-    cfg.base_url = Url::parse(&format!("http://127.0.0.1:{}", testkit::auth::free_port())).unwrap();
+    // Nothing listens here (and no other test may bind it meanwhile): the token endpoint
+    // cannot be reached.
+    let silent = testkit::reserve_port();
+    cfg.base_url = Url::parse(&format!("http://127.0.0.1:{}", silent.number())).unwrap();
     let other_account = account_key(CLIENT_ID, &cfg.base_url);
     let moved = FileStore::new(&env.config_dir(), &other_account);
     moved.save(&tokens(&pair, -10)).unwrap();

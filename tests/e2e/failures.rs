@@ -84,7 +84,7 @@ async fn missing_and_wrong_files_are_invalid_input(era: Era) {
     assert!(
         message.starts_with(&format!(
             "{}: file not found",
-            ErrorCode::InvalidInput.prefix()
+            ErrorCode::InvalidInput.as_str()
         )),
         "{message}"
     );

@@ -364,7 +364,7 @@ async fn unusable_answer(kind: FaultKind, get: &str, post: &str, expected: &str)
         assert!(
             message.starts_with(&format!(
                 "{}: AI Pass sent a response that could not be used",
-                ErrorCode::UpstreamError.prefix()
+                ErrorCode::UpstreamError.as_str()
             )),
             "{key}: {message}"
         );

@@ -59,7 +59,7 @@ async fn assert_every_fetch_refused(s: &Session, url: &str) {
         assert!(
             text.starts_with(&format!(
                 "{}: could not download '",
-                ErrorCode::InvalidInput.prefix()
+                ErrorCode::InvalidInput.as_str()
             )) && text.ends_with(&ending),
             "{tool} with {url}: {text}"
         );
@@ -188,7 +188,7 @@ async fn a_decompression_bomb_is_refused(era: Era) {
     assert!(
         text.starts_with(&format!(
             "{}: cannot decode image bomb.png",
-            ErrorCode::InvalidInput.prefix()
+            ErrorCode::InvalidInput.as_str()
         )) && text.contains("limit"),
         "{text}"
     );
