@@ -11,6 +11,7 @@ use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
+use testkit::spawn::{Folders, clean_vars, command_of};
 
 type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -27,13 +28,21 @@ async fn main() -> DemoResult<()> {
     println!("Server binary: {}", binary.display());
     println!("Generated files go to {}\n", output_dir.display());
 
-    let mut command = tokio::process::Command::new(&binary);
-    command
-        .env("AIPASS_BASE_URL", fake.base_url())
-        .env("AIPASS_ACCESS_TOKEN", &token.access_token)
-        .env("AIPASS_OUTPUT_DIR", &output_dir)
-        .env("AIPASS_LOG", "warn")
-        .current_dir(&work);
+    // The clean environment the tests give it, outputs in the demo's folder.
+    let mut vars = clean_vars(&Folders {
+        home: &work,
+        config: &work.join("config"),
+        output: &output_dir,
+    });
+    vars.extend(
+        [
+            ("AIPASS_BASE_URL", fake.base_url()),
+            ("AIPASS_ACCESS_TOKEN", token.access_token.clone()),
+            ("AIPASS_LOG", "warn".into()),
+        ]
+        .map(|(key, value)| (key.to_string(), value)),
+    );
+    let command = tokio::process::Command::from(command_of(&binary, &[], vars, &work));
     let (transport, _) = TokioChildProcess::builder(command)
         .stderr(Stdio::inherit())
         .spawn()?;

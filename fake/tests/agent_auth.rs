@@ -2,12 +2,10 @@
 //! fingerprints, callbacks, polling speed, grants), ensure's idempotency, and that a created
 //! client signs in and a deleted one stops working.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use aipass_fake::{DeviceAnswer, DeviceUser, FakeServer};
-use common::*;
 use serde_json::{Value, json};
 
 const FINGERPRINT: &str = "4f23c8c2-75ee-4c7f-8762-cdb8225d7a31";

@@ -1,11 +1,9 @@
 //! The seed-era `/oauth2/v1` API against the fake (`Catalogue::Seed`; `live.rs` has the live one): models, chat (plain, stream, vision), embeddings,
 //! images, audio, videos, budget and usage.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 

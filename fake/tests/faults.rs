@@ -1,13 +1,11 @@
 //! Injected faults, closed-early accounting, the `/_fake` control surface and the binary.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use aipass_fake::{Fault, FaultKind};
-use common::*;
 use futures::StreamExt;
 use serde_json::{Value, json};
 

@@ -1,10 +1,8 @@
 //! The live AI Pass the fake plays by default: the metadata catalogue with its shapes and
 //! filters, `/v1` and its aliases, the proxy's unknown-model answer, refused unknown fields.
 
-mod common;
-
+use crate::common::*;
 use aipass_fake::Catalogue;
-use common::*;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,11 +1,9 @@
 //! OAuth2 + PKCE against the fake: authorize, code exchange, refresh rotation, revocation, expiry.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use aipass_fake::{Consent, FakeConfig, FakeServer};
-use common::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,5 +1,4 @@
 //! Helpers shared by the fake's integration tests: a started fake, an HTTP client, sign-in.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 
