@@ -5,8 +5,8 @@ use reqwest::Method;
 use serde::Serialize;
 use url::Url;
 
-use super::client::API_PATH;
 use super::error::ApiError;
+use super::settings::API_PATH;
 
 pub(super) type FormBuilder<'a> =
     dyn Fn() -> Result<reqwest::multipart::Form, ApiError> + Sync + 'a;

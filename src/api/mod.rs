@@ -6,6 +6,7 @@ pub mod error;
 mod lenient;
 mod multipart;
 mod send;
+pub mod settings;
 pub mod sse;
 pub mod token;
 pub mod types;
@@ -13,9 +14,9 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
-pub use client::ApiSettings;
 pub use error::ApiError;
 pub use send::ApiClient;
+pub use settings::ApiSettings;
 pub use token::{AccessToken, StaticTokenProvider, TokenProvider};
 pub use types::Model;
 pub use types::{Binary, Upload};

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::call::{Call, Endpoint, Expect, Payload, Root, Target};
-use super::client::ApiSettings;
 use super::error::{self, ApiError};
+use super::settings::ApiSettings;
 use super::sse;
 use super::token::{AccessToken, TokenProvider};
 use super::types::Binary;

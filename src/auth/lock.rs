@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::store::create_private_dir;
+use super::private_dir::create_private_dir;
 
 /// How often a waiting process tries the lock again.
 const RETRY_EVERY: Duration = Duration::from_millis(25);

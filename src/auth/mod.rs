@@ -16,6 +16,7 @@ pub mod flow;
 mod link_file;
 mod lock;
 pub mod pkce;
+mod private_dir;
 pub mod provision;
 pub mod revoke;
 pub mod session;

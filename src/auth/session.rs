@@ -23,7 +23,6 @@ use super::flow::{self, TokenResponse};
 use super::lock;
 use super::provision::Shown;
 use super::store::{self, StoredTokens, TokenStore};
-use super::store_choice;
 use crate::api::{AccessToken, ApiError, TokenProvider};
 use crate::config::{Settings, TokenStoreMode};
 
@@ -356,8 +355,7 @@ impl AuthSession {
         let _lock = self.lock_tokens().await;
         let dir = self.config.config_dir.clone();
         let account = self.account();
-        run_blocking(move || store_choice::clear_everywhere(store.as_ref(), &dir, &account))
-            .await?;
+        run_blocking(move || store::clear_everywhere(store.as_ref(), &dir, &account)).await?;
         Ok(held)
     }
 
