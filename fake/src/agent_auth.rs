@@ -6,7 +6,6 @@
 //! What the "user" does on the approval page is scripted ([`DeviceUser`]); the client `ensure`
 //! creates is registered with the token endpoint, so the PKCE sign-in that follows works.
 
-use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -14,14 +13,13 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::agent_registry::{AgentAuth, Created, Device, DeviceAnswer, Grant};
 use crate::caller::SummarySlot;
 use crate::input::is_json;
 use crate::state::AppState;
 use crate::tokens::random_id;
-use crate::{AgentAuthStats, FakeClient};
 
 /// Scopes a setup grant may carry (the reference's project set).
 const SETUP_SCOPES: [&str; 7] = [
@@ -39,126 +37,6 @@ const RUNTIME_SCOPES: [&str; 2] = ["api:access", "profile:read"];
 const GRANT_LIFETIME: u64 = 2_592_000;
 /// Arrival jitter allowed when checking that polls keep the interval.
 const POLL_TOLERANCE: Duration = Duration::from_millis(250);
-
-/// What the user does when they open an approval link, and how the poll answers look.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeviceUser {
-    /// The user's answer on the approval page.
-    pub answer: DeviceAnswer,
-    /// Polls answered `authorization_pending` after the answer was given, before it shows.
-    pub pending_polls: u32,
-    /// The next this-many polls answer `slow_down` (the interval grows by 5 s each time).
-    pub slow_down_polls: u32,
-    /// `interval` (seconds) of new device requests.
-    pub interval: u64,
-    /// `expiresIn` (seconds) of new device requests.
-    pub expires_in: u64,
-    /// Hold the answer of every `ensure` after the client was created (a lost answer or a crash
-    /// of the caller in between), until this is set to false again.
-    pub hold_ensure: bool,
-}
-
-impl Default for DeviceUser {
-    fn default() -> Self {
-        DeviceUser {
-            answer: DeviceAnswer::Approve,
-            pending_polls: 0,
-            slow_down_polls: 0,
-            interval: 1,
-            expires_in: 600,
-            hold_ensure: false,
-        }
-    }
-}
-
-/// The user's answer on the approval page.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceAnswer {
-    /// Approves the request.
-    #[default]
-    Approve,
-    /// Denies it (`access_denied`).
-    Deny,
-    /// Never answers: the request runs out (`expired_token`).
-    Ignore,
-}
-
-/// One device request.
-struct Device {
-    user_code: String,
-    fingerprint: String,
-    scopes: Vec<String>,
-    redirect_uris: Vec<String>,
-    expires_at: Instant,
-    interval: Duration,
-    last_poll: Option<Instant>,
-    answer: Option<DeviceAnswer>,
-    pending_left: u32,
-    /// The grant issued on approval; later polls answer the same one.
-    grant: Option<String>,
-}
-
-/// One setup grant.
-struct Grant {
-    fingerprint: String,
-    scopes: Vec<String>,
-    redirect_uris: Vec<String>,
-    revoked: bool,
-}
-
-/// A client created by `ensure`.
-#[derive(Clone)]
-struct Created {
-    client_id: String,
-    name: String,
-    redirect_uris: Vec<String>,
-    runtime_scopes: Vec<String>,
-    active: bool,
-}
-
-/// All agent-auth state of the fake (one user).
-#[derive(Default)]
-pub(crate) struct AgentAuth {
-    pub user: DeviceUser,
-    pub stats: AgentAuthStats,
-    devices: HashMap<String, Device>,
-    grants: HashMap<String, Grant>,
-    /// Created clients by (fingerprint, idempotency key).
-    created: HashMap<(String, String), Created>,
-    secrets: BTreeSet<String>,
-}
-
-impl AgentAuth {
-    /// Device codes and grants issued (for leak checks).
-    pub fn secrets(&self) -> impl Iterator<Item = &String> {
-        self.secrets.iter()
-    }
-
-    /// Marks a created client deleted (as the developer panel does); true when it existed.
-    pub fn delete_client(&mut self, client_id: &str) -> bool {
-        let mut found = false;
-        for client in self.created.values_mut() {
-            if client.client_id == client_id {
-                client.active = false;
-                found = true;
-            }
-        }
-        found
-    }
-
-    /// The created client with this id, if it is still active.
-    pub fn active_client(&self, client_id: &str) -> Option<FakeClient> {
-        self.created
-            .values()
-            .find(|c| c.client_id == client_id && c.active)
-            .map(|c| FakeClient {
-                client_id: c.client_id.clone(),
-                redirect_uris: c.redirect_uris.clone(),
-            })
-    }
-}
 
 /// The standard envelope's error: `{"success": false, "error": code, "message": …}`.
 pub(crate) struct Failure {

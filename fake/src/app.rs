@@ -5,8 +5,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{delete, get, post};
 
-use crate::Catalogue;
 use crate::state::AppState;
+use crate::types::Catalogue;
 use crate::{
     account, agent_auth, audio, chat, control, embeddings, gate, images, models, oauth, redirect,
     videos,

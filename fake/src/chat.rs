@@ -1,7 +1,7 @@
 //! `POST /chat/completions`: validates messages and images, answers a deterministic echo, plain or
 //! as Server-Sent Events.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{OriginalUri, State};
@@ -11,9 +11,10 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::caller::Caller;
+use crate::clock::unix_now;
+use crate::closed_early::ClosedEarlyGuard;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::FaultKind;
-use crate::gate::ClosedEarlyGuard;
 use crate::input::{JsonBody, wrong_type};
 use crate::media::{ImageInfo, decode_data_uri};
 use crate::models::{self, Kind};
@@ -32,13 +33,6 @@ struct Conversation {
     words: usize,
     images: Vec<String>,
     image_bytes: Vec<usize>,
-}
-
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn word_count(text: &str) -> usize {

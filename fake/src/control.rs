@@ -11,10 +11,11 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::agent_registry::DeviceUser;
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::state::AppState;
-use crate::{AgentAuthStats, Consent, DeviceUser, RecordedRequest, Stats, TokenPair};
+use crate::types::{AgentAuthStats, Consent, RecordedRequest, Stats, TokenPair};
 
 /// Parses a control body; an empty body means "all defaults".
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

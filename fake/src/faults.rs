@@ -1,14 +1,8 @@
-//! Injected faults: what they are, which request they hit, and the broken responses they produce.
+//! Injected faults, as data: what they are and which request they hit (their broken answers
+//! are in `fault_responses.rs`).
 
-use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-
-use crate::gate::ClosedEarlyGuard;
-use crate::state::AppState;
+use serde_json::Value;
 
 /// One queued fault. It hits the next `count` requests (not under `/_fake`) that match.
 ///
@@ -126,7 +120,7 @@ impl Fault {
         self
     }
 
-    fn matches(&self, method: &str, path: &str) -> bool {
+    pub(crate) fn matches(&self, method: &str, path: &str) -> bool {
         self.count > 0
             && self
                 .method
@@ -151,111 +145,4 @@ impl FaultKind {
             FaultKind::Oversized { .. } => "oversized",
         }
     }
-}
-
-impl AppState {
-    /// Takes one hit of the first matching fault whose kind passes `wanted`.
-    pub fn take_fault(
-        &self,
-        method: &str,
-        path: &str,
-        wanted: impl Fn(&FaultKind) -> bool,
-    ) -> Option<FaultKind> {
-        let mut faults = self.faults.lock().unwrap();
-        let index = faults
-            .iter()
-            .position(|f| f.matches(method, path) && wanted(&f.kind))?;
-        let fault = &mut faults[index];
-        fault.count -= 1;
-        let kind = fault.kind.clone();
-        if fault.count == 0 {
-            faults.remove(index);
-        }
-        Some(kind)
-    }
-}
-
-/// The canned response for the fault kinds that replace the answer outright.
-pub(crate) fn canned_response(state: &AppState, kind: &FaultKind) -> Response {
-    match kind {
-        FaultKind::Status {
-            status,
-            retry_after,
-            body,
-        } => {
-            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = body.clone().unwrap_or_else(|| {
-                json!({"error": {
-                    "message": format!("Injected fault: HTTP {}", status.as_u16()),
-                    "type": "server_error",
-                }})
-            });
-            let mut response = (status, axum::Json(body)).into_response();
-            if let Some(seconds) = retry_after {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
-            }
-            response
-        }
-        FaultKind::Redirect { status, location } => {
-            let status = StatusCode::from_u16(*status)
-                .ok()
-                .filter(StatusCode::is_redirection)
-                .unwrap_or(StatusCode::TEMPORARY_REDIRECT);
-            let mut response = status.into_response();
-            if let Ok(value) = HeaderValue::from_str(location) {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            response
-        }
-        FaultKind::MalformedJson => (
-            [(header::CONTENT_TYPE, "application/json")],
-            r#"{"choices": ["#,
-        )
-            .into_response(),
-        FaultKind::WrongContentType => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            "<html>gateway</html>",
-        )
-            .into_response(),
-        FaultKind::Oversized { bytes } => oversized(state, *bytes),
-        // Delay, Reset and DropStream change how a real answer is delivered; the gate and the
-        // chat handler deal with them.
-        FaultKind::Delay { .. }
-        | FaultKind::Reset
-        | FaultKind::DropStream { .. }
-        | FaultKind::StreamError { .. } => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-/// `"xxxx…"`: valid JSON of exactly `total` bytes (at least 2), streamed so it is never all in memory.
-fn oversized(state: &AppState, total: u64) -> Response {
-    const CHUNK: u64 = 64 * 1024;
-    let total = total.max(2);
-    let mut guard = ClosedEarlyGuard::new(state.clone());
-    let stream = async_stream::stream! {
-        let mut sent = 0u64;
-        while sent < total {
-            let len = CHUNK.min(total - sent);
-            let mut chunk = vec![b'x'; len as usize];
-            if sent == 0 {
-                chunk[0] = b'"';
-            }
-            if sent + len == total {
-                chunk[len as usize - 1] = b'"';
-                guard.finish();
-            }
-            sent += len;
-            yield Ok::<Bytes, std::io::Error>(Bytes::from(chunk));
-        }
-    };
-    let mut response = Body::from_stream(stream).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
-    response
 }

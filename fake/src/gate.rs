@@ -10,11 +10,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::RecordedRequest;
 use crate::caller::SummarySlot;
-use crate::faults::{FaultKind, canned_response};
+use crate::closed_early::ClosedEarlyGuard;
+use crate::fault_responses::canned_response;
+use crate::faults::FaultKind;
 use crate::server::ConnKill;
 use crate::state::AppState;
+use crate::types::RecordedRequest;
 
 /// OAuth-flow endpoints have their own counters in `Stats`; everything else not under `/_fake`
 /// is an API call.
@@ -116,33 +118,5 @@ fn log(state: &AppState, method: &str, path: &str, status: u16) {
             status.to_string()
         };
         eprintln!("aipass-fake: {method} {path} {status}");
-    }
-}
-
-/// Counts `connections_closed_early` if dropped before `finish()`: a slow or streaming answer
-/// whose client went away (hyper drops the future or body when the socket closes).
-pub(crate) struct ClosedEarlyGuard {
-    state: AppState,
-    finished: bool,
-}
-
-impl ClosedEarlyGuard {
-    pub fn new(state: AppState) -> ClosedEarlyGuard {
-        ClosedEarlyGuard {
-            state,
-            finished: false,
-        }
-    }
-
-    pub fn finish(&mut self) {
-        self.finished = true;
-    }
-}
-
-impl Drop for ClosedEarlyGuard {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.state.count_closed_early();
-        }
     }
 }

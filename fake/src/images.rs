@@ -10,14 +10,14 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::Catalogue;
 use crate::caller::Caller;
-use crate::chat::unix_now;
+use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Form, JsonBody};
 use crate::media::{ImageInfo, parse_size, render_png, seed};
 use crate::models::{self, ImageAnswer, Kind};
 use crate::state::AppState;
+use crate::types::Catalogue;
 
 const GENERATION_COST: f64 = 0.04;
 const EDIT_COST: f64 = 0.05;

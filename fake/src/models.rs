@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::{Catalogue, FakeConfig};
+use crate::types::{Catalogue, FakeConfig};
 
 /// What a model can be used for; an endpoint accepts only its own kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

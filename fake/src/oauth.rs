@@ -14,7 +14,7 @@ use crate::caller::SummarySlot;
 use crate::input::is_json;
 use crate::state::AppState;
 use crate::tokens::{CodeRequest, GrantError, is_valid_challenge};
-use crate::{Consent, TokenPair};
+use crate::types::{Consent, TokenPair};
 
 const SCOPES: [&str; 2] = ["api:access", "profile:read"];
 const DEFAULT_SCOPE: &str = "api:access profile:read";

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::agent_auth::AgentAuth;
+use crate::agent_registry::AgentAuth;
 use crate::error::ApiError;
-use crate::faults::Fault;
+use crate::faults::{Fault, FaultKind};
 use crate::tokens::TokenStore;
-use crate::videos::VideoJob;
-use crate::{Consent, FakeClient, FakeConfig, RecordedRequest, Stats, TokenPair};
+use crate::types::{Consent, FakeClient, FakeConfig, RecordedRequest, Stats, TokenPair};
+use crate::video_job::VideoJob;
 
 /// How many requests `requests()` keeps.
 const MAX_RECORDED: usize = 200;
@@ -119,6 +119,26 @@ impl AppState {
     pub fn store_foreign_file(&self, extension: &str, data: Vec<u8>) -> String {
         self.store_file(extension, data)
             .replacen("://127.0.0.1:", "://localhost:", 1)
+    }
+
+    /// Takes one hit of the first matching fault whose kind passes `wanted`.
+    pub fn take_fault(
+        &self,
+        method: &str,
+        path: &str,
+        wanted: impl Fn(&FaultKind) -> bool,
+    ) -> Option<FaultKind> {
+        let mut faults = self.faults.lock().unwrap();
+        let index = faults
+            .iter()
+            .position(|f| f.matches(method, path) && wanted(&f.kind))?;
+        let fault = &mut faults[index];
+        fault.count -= 1;
+        let kind = fault.kind.clone();
+        if fault.count == 0 {
+            faults.remove(index);
+        }
+        Some(kind)
     }
 
     /// Keeps `png` for download and returns its public URL.

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngExt;
 use sha2::{Digest, Sha256};
 
-use crate::TokenPair;
+use crate::types::TokenPair;
 
 /// Codes are good for one minute, like the real service.
 const CODE_TTL: Duration = Duration::from_secs(60);

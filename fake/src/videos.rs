@@ -9,85 +9,18 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::caller::Caller;
-use crate::chat::unix_now;
+use crate::clock::unix_now;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{JsonBody, wrong_type};
 use crate::media::{minimal_mp4, seed};
 use crate::models::{self, Kind};
 use crate::state::AppState;
 use crate::tokens::random_id;
+use crate::video_job::VideoJob;
 
 const COST: f64 = 0.50;
 const SECONDS: [&str; 3] = ["4", "8", "12"];
 const SIZES: [&str; 4] = ["720x1280", "1280x720", "1024x1792", "1792x1024"];
-/// Polls it takes to finish: queued → 33 → 66 → done.
-const LAST_STEP: u8 = 3;
-
-#[derive(Clone)]
-pub(crate) struct VideoJob {
-    id: String,
-    model: String,
-    prompt: String,
-    seconds: String,
-    size: String,
-    created_at: u64,
-    completed_at: Option<u64>,
-    step: u8,
-    remixed_from: Option<String>,
-}
-
-impl VideoJob {
-    /// A prompt with the word "fail" in it ends as a failed job.
-    fn fails(&self) -> bool {
-        self.prompt
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|w| w.eq_ignore_ascii_case("fail"))
-    }
-
-    /// One poll's worth of progress.
-    fn advance(&mut self) {
-        if self.step < LAST_STEP {
-            self.step += 1;
-            if self.completed() {
-                self.completed_at = Some(unix_now());
-            }
-        }
-    }
-
-    fn completed(&self) -> bool {
-        self.step >= LAST_STEP && !self.fails()
-    }
-
-    fn to_json(&self) -> Value {
-        let (status, progress) = match self.step {
-            0 => ("queued", 0),
-            1 => ("in_progress", 33),
-            2 => ("in_progress", 66),
-            _ if self.fails() => ("failed", 66),
-            _ => ("completed", 100),
-        };
-        let mut job = json!({
-            "id": self.id,
-            "object": "video",
-            "model": self.model,
-            "status": status,
-            "progress": progress,
-            "created_at": self.created_at,
-            "completed_at": self.completed_at,
-            "seconds": self.seconds,
-            "size": self.size,
-            "prompt": self.prompt,
-            "remixed_from_video_id": self.remixed_from,
-        });
-        if status == "failed" {
-            job["error"] = json!({
-                "code": "generation_failed",
-                "message": "The video could not be generated (the prompt asked the fake to fail)",
-            });
-        }
-        job
-    }
-}
 
 fn seconds_of(body: &JsonBody) -> Result<String, ApiError> {
     let seconds = match body.get("seconds") {

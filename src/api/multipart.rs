@@ -2,8 +2,8 @@
 
 use reqwest::multipart::{Form, Part};
 
-use super::client::Upload;
 use super::error::ApiError;
+use super::types::Upload;
 use super::types::{ImageEditRequest, ImageVariationRequest, TranscriptionRequest};
 
 /// A file part with its name and MIME type. The bytes are copied: a form is consumed by

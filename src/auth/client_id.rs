@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::create_private_dir;
+use super::private_dir::create_private_dir;
 
 /// The installation record in the config folder.
 pub const CLIENT_FILE: &str = "client.json";

@@ -7,15 +7,22 @@
 //! [`AuthSession`] is the API client's token provider; [`cli`] holds `login`, `logout` and
 //! `status`. `AIPASS_ACCESS_TOKEN`, when set, wins over all of it ([`token_source`]).
 
+mod authorize;
+mod browser;
+mod callback;
 pub mod cli;
 pub mod client_id;
 pub mod flow;
+mod link_file;
+mod lock;
 pub mod pkce;
+mod private_dir;
 pub mod provision;
 pub mod revoke;
 pub mod session;
 pub mod store;
 pub mod store_choice;
+mod token_endpoint;
 
 use std::sync::Arc;
 

@@ -19,6 +19,7 @@ use url::Url;
 
 use super::client_id::{self, Installation};
 use super::flow::{self, BrowserOutcome};
+use super::{link_file, lock};
 
 /// Lock file (in the config folder) held while this installation's device request is live.
 pub const PROVISION_LOCK_FILE: &str = "provision.lock";
@@ -192,7 +193,7 @@ pub async fn client_id(setup: &Setup<'_>, show: impl Fn(Shown)) -> Result<String
         if let Some(id) = stored(setup.config_dir, &origin, &redirect)? {
             return Ok(id);
         }
-        match try_lock(setup.config_dir)? {
+        match lock::try_lock(setup.config_dir, PROVISION_LOCK_FILE)? {
             Some(lock) => {
                 let result = provision_locked(setup, &origin, &show).await;
                 drop(lock);
@@ -205,10 +206,7 @@ pub async fn client_id(setup: &Setup<'_>, show: impl Fn(Shown)) -> Result<String
                     );
                     told_other = true;
                 }
-                let url = std::fs::read_to_string(&setup.link_file)
-                    .ok()
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| s.starts_with("http"));
+                let url = link_file::read(&setup.link_file);
                 show(Shown::OtherProcess { url });
                 if tokio::time::Instant::now() >= setup.deadline {
                     return Err("another aipass-mcp's AI Pass setup did not finish in time.".into());
@@ -221,24 +219,6 @@ pub async fn client_id(setup: &Setup<'_>, show: impl Fn(Shown)) -> Result<String
 
 fn stored(dir: &Path, origin: &str, redirect: &str) -> Result<Option<String>, String> {
     Ok(client_id::load(dir)?.and_then(|i| i.client_for(origin, redirect).map(str::to_owned)))
-}
-
-/// The provisioning lock, or None while another process holds it.
-fn try_lock(dir: &Path) -> Result<Option<std::fs::File>, String> {
-    super::store::create_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join(PROVISION_LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
-    }
 }
 
 /// Runs the whole setup with the lock held.
@@ -489,19 +469,7 @@ async fn revoke(setup: &Setup<'_>, grant: &SetupGrant) {
 
 /// Writes the approval link for other instances to show (mode 0600, best effort).
 fn write_link(setup: &Setup<'_>, url: &str) {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".approval-url-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o600));
-    }
-    let written = builder.tempfile_in(setup.config_dir).and_then(|mut temp| {
-        std::io::Write::write_all(&mut temp, url.as_bytes())?;
-        temp.persist(&setup.link_file)
-            .map(|_| ())
-            .map_err(|e| e.error)
-    });
+    let written = link_file::write(setup.config_dir, &setup.link_file, ".approval-url-", url);
     if let Err(e) = written {
         tracing::debug!("could not write the approval link file: {e}");
     }

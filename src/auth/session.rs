@@ -4,6 +4,9 @@
 //!
 //! Nothing here runs at construction: the store is opened, and the network used, only when a
 //! call first needs a token.
+//!
+//! This file holds the session's memory and store; [`refresh`] gets a usable token,
+//! [`sign_in`] runs the browser sign-in, [`client_setup`] finds or creates the client id.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -16,16 +19,16 @@ use tokio::sync::watch;
 use url::Url;
 
 use super::client_id::{ClientSource, ResolvedClient};
-use super::flow::{self, BrowserOutcome, CallbackOutcome, CallbackServer, Page, TokenResponse};
-use super::pkce::Pkce;
+use super::flow::{self, TokenResponse};
+use super::lock;
 use super::provision::Shown;
 use super::store::{self, StoredTokens, TokenStore};
-use super::store_choice;
 use crate::api::{AccessToken, ApiError, TokenProvider};
 use crate::config::{Settings, TokenStoreMode};
 
 mod client_setup;
-use client_setup::setup_required;
+mod refresh;
+mod sign_in;
 
 /// Where to create an OAuth client.
 pub const DEVELOPER_PANEL_URL: &str = "https://aipass.one/panel/developer";
@@ -325,7 +328,7 @@ impl AuthSession {
             let _gate = self.gate.lock().await;
             self.start_sign_in(true).map_err(|e| e.to_string())?
         };
-        match wait_result(rx, None).await {
+        match sign_in::wait_result(rx, None).await {
             Some(Ok(_)) => self
                 .memory()
                 .ok_or_else(|| "signed in, but the tokens went missing".to_string()),
@@ -352,457 +355,8 @@ impl AuthSession {
         let _lock = self.lock_tokens().await;
         let dir = self.config.config_dir.clone();
         let account = self.account();
-        run_blocking(move || store_choice::clear_everywhere(store.as_ref(), &dir, &account))
-            .await?;
+        run_blocking(move || store::clear_everywhere(store.as_ref(), &dir, &account)).await?;
         Ok(held)
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Token provider
-    // -----------------------------------------------------------------------------------------
-
-    async fn get_token(&self) -> Result<AccessToken, ApiError> {
-        if let Some(token) = self.usable_memory() {
-            return Ok(token);
-        }
-        let rx = {
-            let _gate = self.gate.lock().await;
-            // Someone else may have refreshed or signed in while we waited for the gate.
-            if let Some(token) = self.usable_memory() {
-                return Ok(token);
-            }
-            // No client yet: the sign-in creates one first.
-            let has_client = self.client().await.is_some();
-            // Another process may have refreshed or signed in.
-            if has_client && let Some(stored) = self.load_store().await {
-                self.adopt(stored);
-                if let Some(token) = self.usable_memory() {
-                    return Ok(token);
-                }
-            }
-            if self.memory().is_some_and(|t| t.refresh_token.is_some()) {
-                match self.refresh_locked(None).await {
-                    Ok(token) => return Ok(token),
-                    Err(RefreshFailure::Transient(e)) => return Err(e),
-                    Err(RefreshFailure::NeedsSignIn) => {}
-                }
-            }
-            self.start_sign_in(false)?
-        };
-        self.wait_for_sign_in(rx).await
-    }
-
-    async fn after_unauthorized(
-        &self,
-        failed: &AccessToken,
-    ) -> Result<Option<AccessToken>, ApiError> {
-        let rx = {
-            let _gate = self.gate.lock().await;
-            if let Some(token) = self.usable_memory()
-                && token.secret() != failed.secret()
-            {
-                return Ok(Some(token));
-            }
-            let has_client = self.client().await.is_some();
-            if has_client
-                && let Some(stored) = self.load_store().await
-                && stored.access_token != failed.secret()
-            {
-                self.adopt(stored);
-                if let Some(token) = self.usable_memory()
-                    && token.secret() != failed.secret()
-                {
-                    return Ok(Some(token));
-                }
-            }
-            // The server says this token is dead, whatever its expiry said.
-            self.mark_expired(failed.secret());
-            if self.memory().is_some_and(|t| t.refresh_token.is_some()) {
-                match self.refresh_locked(Some(failed.secret())).await {
-                    Ok(token) => return Ok(Some(token)),
-                    Err(RefreshFailure::Transient(e)) => return Err(e),
-                    Err(RefreshFailure::NeedsSignIn) => {}
-                }
-            }
-            self.start_sign_in(false)?
-        };
-        self.wait_for_sign_in(rx).await.map(Some)
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Refresh
-    // -----------------------------------------------------------------------------------------
-
-    /// Refreshes under the cross-process lock. Call with the gate held. `failed` is an access
-    /// token known to be rejected (401), which must not be adopted from the store.
-    async fn refresh_locked(&self, failed: Option<&str>) -> Result<AccessToken, RefreshFailure> {
-        // Never refresh without the lock: two processes presenting the same rotating refresh
-        // token would get the whole grant revoked. A temporary error instead; the token stays.
-        let Some(_lock) = self.lock_tokens().await else {
-            return Err(RefreshFailure::Transient(ApiError::Network {
-                message: "another aipass-mcp holds the token lock; try again in a minute".into(),
-                maybe_charged: false,
-            }));
-        };
-        let store = self.token_store().await;
-        // Re-read under the lock: another process may have refreshed already.
-        let stored = load_from(&store).await;
-        if let Some(stored) = stored.clone()
-            && Some(stored.access_token.as_str()) != failed
-        {
-            self.adopt(stored);
-            if let Some(token) = self.usable_memory() {
-                tracing::debug!("another process had refreshed the access token; using it");
-                return Ok(token);
-            }
-        }
-        let Some(current) = self.memory() else {
-            return Err(RefreshFailure::NeedsSignIn);
-        };
-        let Some(refresh_token) = current.refresh_token.clone() else {
-            return Err(RefreshFailure::NeedsSignIn);
-        };
-        let client_id = self.client_now().map(|c| c.id).unwrap_or_default();
-        tracing::debug!("refreshing the AI Pass access token");
-        match flow::refresh(
-            self.http(),
-            &self.config.base_url,
-            &client_id,
-            &refresh_token,
-        )
-        .await
-        {
-            Ok(response) => {
-                let tokens = tokens_from_response(response, Some(&current));
-                let token = AccessToken::new(tokens.access_token.clone());
-                self.set_memory(Some(tokens.clone()));
-                save_to(&store, tokens).await;
-                tracing::info!("refreshed the AI Pass access token");
-                Ok(token)
-            }
-            Err(e) if e.needs_sign_in() => {
-                tracing::info!("the refresh token was not accepted ({e}); a new sign-in is needed");
-                if e.oauth_error() == Some("invalid_client") {
-                    self.client_gone(&client_id).await;
-                }
-                // Re-read once: a process that does not take our lock may have rotated it.
-                let again = load_from(&store).await;
-                match again {
-                    Some(tokens) if tokens.refresh_token.as_deref() != Some(&refresh_token) => {
-                        self.set_memory(Some(tokens));
-                        if let Some(token) = self.usable_memory() {
-                            return Ok(token);
-                        }
-                    }
-                    Some(_) => {
-                        // The store still holds the token that failed: it is dead for everyone.
-                        let store = store.clone();
-                        if let Err(e) = run_blocking(move || store.clear()).await {
-                            tracing::warn!(
-                                "could not delete the rejected tokens from the store: {e}"
-                            );
-                        }
-                    }
-                    None => {}
-                }
-                self.set_memory(None);
-                Err(RefreshFailure::NeedsSignIn)
-            }
-            Err(e) => Err(RefreshFailure::Transient(ApiError::Network {
-                message: format!("refreshing the access token failed: {e}"),
-                maybe_charged: false,
-            })),
-        }
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Sign-in
-    // -----------------------------------------------------------------------------------------
-
-    /// Starts a sign-in unless one is running; returns a receiver for its result. Call with the
-    /// gate held. `force` starts one even if the previous attempt is still waiting.
-    fn start_sign_in(
-        &self,
-        force: bool,
-    ) -> Result<watch::Receiver<Option<SignInResult>>, ApiError> {
-        if !self.config.allow_sign_in {
-            if self.client_now().is_none() {
-                return Err(self.missing_client_id());
-            }
-            return Err(ApiError::AuthRequired {
-                message: "Not signed in to AI Pass: run `aipass-mcp login`.".into(),
-                sign_in_url: None,
-            });
-        }
-        let mut slot = self.sign_in.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(rx) = slot.as_ref()
-            && rx.borrow().is_none()
-            && !force
-        {
-            return Ok(rx.clone());
-        }
-        let Some(me) = self.me.upgrade() else {
-            return Err(ApiError::AuthRequired {
-                message: "The AI Pass session is shutting down.".into(),
-                sign_in_url: None,
-            });
-        };
-        let (tx, rx) = watch::channel(None);
-        *slot = Some(rx.clone());
-        drop(slot);
-        tokio::spawn(async move {
-            let result = me.run_sign_in().await;
-            match &result {
-                Ok(_) => {
-                    me.status.send_replace(SignInStatus::SignedIn);
-                }
-                Err(message) => {
-                    tracing::warn!("AI Pass sign-in did not complete: {message}");
-                    me.status.send_replace(SignInStatus::Failed {
-                        message: message.clone(),
-                    });
-                }
-            }
-            let _ = tx.send(Some(result));
-        });
-        Ok(rx)
-    }
-
-    /// Waits up to the login timeout for the sign-in; past it, `auth_required` with the URL
-    /// (the sign-in goes on in the background).
-    async fn wait_for_sign_in(
-        &self,
-        rx: watch::Receiver<Option<SignInResult>>,
-    ) -> Result<AccessToken, ApiError> {
-        match wait_result(rx, Some(self.config.login_timeout)).await {
-            Some(Ok(token)) => Ok(token),
-            Some(Err(message)) => Err(ApiError::AuthRequired {
-                message: format!(
-                    "AI Pass sign-in did not complete: {message} Call the tool again to start a new sign-in{TOKEN_HINT}"
-                ),
-                sign_in_url: None,
-            }),
-            None => {
-                if let Some(setup) = self.setup.borrow().clone() {
-                    return Err(setup_required(setup));
-                }
-                let status = self.status.borrow().clone();
-                let (message, url) = match status {
-                    SignInStatus::WaitingForOtherProcess { url } => (
-                        format!(
-                            "Sign in to AI Pass: another aipass-mcp instance is waiting for you to approve access in the browser. \
-                             Open the sign-in page, approve, then call this tool again{TOKEN_HINT}"
-                        ),
-                        url,
-                    ),
-                    other => (
-                        format!(
-                            "Sign in to AI Pass: open the sign-in page in a browser and approve access, then call this tool again \
-                             (aipass-mcp keeps waiting for the sign-in in the background){TOKEN_HINT}"
-                        ),
-                        other.url().map(str::to_owned),
-                    ),
-                };
-                Err(ApiError::AuthRequired {
-                    message,
-                    sign_in_url: url,
-                })
-            }
-        }
-    }
-
-    /// One sign-in: the client id (created first when there is none), then from binding the
-    /// port to saved tokens.
-    async fn run_sign_in(&self) -> SignInResult {
-        let deadline = tokio::time::Instant::now() + self.config.sign_in_lifetime;
-        let client_id = match self.client().await {
-            Some(client) => client.id,
-            None => {
-                let id = self.provision(deadline).await?;
-                // Another instance may have set up the client and signed in meanwhile.
-                if let Some(stored) = self.load_store().await
-                    && usable(&stored, self.config.refresh_skew)
-                {
-                    let token = AccessToken::new(stored.access_token.clone());
-                    self.set_memory(Some(stored));
-                    return Ok(token);
-                }
-                id
-            }
-        };
-        let client_id = client_id.as_str();
-        let addr = flow::callback_addr(&self.config.redirect_uri)
-            .map_err(|e| format!("the redirect URI cannot be used: {e}"))?;
-        let mut attempt = 0u32;
-        loop {
-            match CallbackServer::bind(&self.config.redirect_uri).await {
-                Ok(server) => return self.run_flow(server, client_id, deadline).await,
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    if attempt == 0 {
-                        tracing::info!(
-                            "{addr} is in use: another aipass-mcp is probably signing in; waiting for its tokens"
-                        );
-                    }
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "cannot listen on {addr} for the sign-in callback: {e}"
-                    ));
-                }
-            }
-            // Another instance owns the port: wait for tokens to appear in the store.
-            self.status
-                .send_replace(SignInStatus::WaitingForOtherProcess {
-                    url: self.read_sign_in_url().await,
-                });
-            for _ in 0..REBIND_EVERY {
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(format!(
-                        "no sign-in finished within {} s (the callback port {addr} stayed busy)",
-                        self.config.sign_in_lifetime.as_secs()
-                    ));
-                }
-                tokio::time::sleep(STORE_POLL).await;
-                if let Some(stored) = self.load_store().await
-                    && usable(&stored, self.config.refresh_skew)
-                {
-                    let token = AccessToken::new(stored.access_token.clone());
-                    self.set_memory(Some(stored));
-                    tracing::info!("another aipass-mcp finished the sign-in; using its tokens");
-                    return Ok(token);
-                }
-            }
-            attempt += 1;
-        }
-    }
-
-    async fn run_flow(
-        &self,
-        server: CallbackServer,
-        client_id: &str,
-        deadline: tokio::time::Instant,
-    ) -> SignInResult {
-        let pkce = Pkce::generate();
-        let url = flow::authorize_url(
-            &self.config.base_url,
-            client_id,
-            &self.config.redirect_uri,
-            &self.config.scopes,
-            &pkce,
-        );
-        // Two single-use links: one for the browser this process opens, one to show (tool
-        // results, progress, the terminal), so opening one leaves the other usable.
-        let nonces = [flow::start_nonce(), flow::start_nonce()];
-        let link = flow::start_link(&self.config.redirect_uri, &nonces[0]);
-        let browser_link = flow::start_link(&self.config.redirect_uri, &nonces[1]);
-        self.write_sign_in_url(Some(&link)).await;
-        let outcome = if self.host_shows_link.load(Ordering::Relaxed) {
-            BrowserOutcome::LeftToHost
-        } else {
-            flow::open_browser(self.config.browser.as_deref(), &browser_link)
-        };
-        let browser_opened = matches!(outcome, BrowserOutcome::Opened(_));
-        // The full URL carries the state: debug level only (a log may be shared).
-        tracing::debug!("the sign-in links lead to {url}");
-        match &outcome {
-            BrowserOutcome::LeftToHost => {
-                tracing::info!("the MCP client will show the sign-in link {link}")
-            }
-            BrowserOutcome::Opened(how) => {
-                tracing::info!(
-                    "opened the AI Pass sign-in page with {how}; if it did not appear, open: {link}"
-                )
-            }
-            BrowserOutcome::Disabled => {
-                tracing::info!("sign in to AI Pass: open this link in a browser: {link}")
-            }
-            BrowserOutcome::Failed(why) => {
-                tracing::info!(
-                    "{why}; sign in to AI Pass by opening this link in a browser: {link}"
-                )
-            }
-        }
-        self.status.send_replace(SignInStatus::Waiting {
-            url: link,
-            authorize_url: url.clone(),
-            browser_opened,
-        });
-
-        let http = self.http().clone();
-        let base_url = self.config.base_url.clone();
-        let redirect_uri = self.config.redirect_uri.clone();
-        let verifier = pkce.verifier().to_owned();
-        let exchange = async |outcome: CallbackOutcome| -> (Result<TokenResponse, String>, Page) {
-            match outcome {
-                CallbackOutcome::Code(code) => {
-                    match flow::exchange_code(
-                        &http,
-                        &base_url,
-                        client_id,
-                        &redirect_uri,
-                        &code,
-                        &verifier,
-                    )
-                    .await
-                    {
-                        Ok(tokens) => (
-                            Ok(tokens),
-                            Page::success(
-                                "aipass-mcp is signed in to your AI Pass account. You can go back to your agent.",
-                            ),
-                        ),
-                        Err(e) => (
-                            Err(format!(
-                                "the authorization code could not be exchanged: {e}."
-                            )),
-                            Page::failure(format!(
-                                "AI Pass did not accept the sign-in ({e}). Ask your agent to try again."
-                            )),
-                        ),
-                    }
-                }
-                CallbackOutcome::Error { error, description } => {
-                    let why = match (error.as_str(), description) {
-                        ("access_denied", _) => {
-                            "access was declined on the AI Pass consent screen (access_denied)."
-                                .to_string()
-                        }
-                        (error, Some(description)) => {
-                            format!("AI Pass answered {error}: {description}.")
-                        }
-                        (error, None) => format!("AI Pass answered {error}."),
-                    };
-                    let page = Page::failure(format!(
-                        "aipass-mcp is not signed in: {why} Ask your agent to try again when you are ready."
-                    ));
-                    (Err(why), page)
-                }
-            }
-        };
-        let result = tokio::time::timeout_at(
-            deadline,
-            server.wait(pkce.state(), &url, nonces.to_vec(), exchange),
-        )
-        .await;
-        self.write_sign_in_url(None).await;
-        let response = match result {
-            Ok(Ok(response)) => response,
-            Ok(Err(message)) => return Err(message),
-            Err(_) => {
-                return Err(format!(
-                    "nobody approved the sign-in within {} s.",
-                    self.config.sign_in_lifetime.as_secs()
-                ));
-            }
-        };
-        let tokens = tokens_from_response(response, None);
-        let token = AccessToken::new(tokens.access_token.clone());
-        self.set_memory(Some(tokens.clone()));
-        let store = self.token_store().await;
-        let _lock = self.lock_tokens().await;
-        save_to(&store, tokens).await;
-        tracing::info!("signed in to AI Pass");
-        Ok(token)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -868,83 +422,15 @@ impl AuthSession {
     }
 
     async fn lock_tokens(&self) -> Option<std::fs::File> {
-        let path = self.config.config_dir.join(LOCK_FILE);
         let dir = self.config.config_dir.clone();
         let wait = self.config.lock_wait;
-        let result = run_blocking(move || -> Result<std::fs::File, String> {
-            store::create_private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let deadline = std::time::Instant::now() + wait;
-            loop {
-                match file.try_lock() {
-                    Ok(()) => return Ok(file),
-                    Err(std::fs::TryLockError::WouldBlock) => {
-                        if std::time::Instant::now() >= deadline {
-                            return Err(format!(
-                                "{} stayed locked for {} s",
-                                path.display(),
-                                wait.as_secs()
-                            ));
-                        }
-                        std::thread::sleep(Duration::from_millis(25));
-                    }
-                    Err(std::fs::TryLockError::Error(e)) => {
-                        return Err(format!("{}: {e}", path.display()));
-                    }
-                }
-            }
-        })
-        .await;
-        match result {
+        match run_blocking(move || lock::lock_within(&dir, LOCK_FILE, wait)).await {
             Ok(file) => Some(file),
             Err(e) => {
                 tracing::warn!("going on without the token lock file: {e}");
                 None
             }
         }
-    }
-
-    async fn write_sign_in_url(&self, url: Option<&str>) {
-        let path = self.config.config_dir.join(SIGN_IN_URL_FILE);
-        let dir = self.config.config_dir.clone();
-        let url = url.map(str::to_owned);
-        let _ = run_blocking(move || -> std::io::Result<()> {
-            match url {
-                Some(url) => {
-                    store::create_private_dir(&dir)?;
-                    let mut builder = tempfile::Builder::new();
-                    builder.prefix(".sign-in-url-");
-                    #[cfg(unix)]
-                    {
-                        use std::os::unix::fs::PermissionsExt;
-                        builder.permissions(std::fs::Permissions::from_mode(0o600));
-                    }
-                    let mut temp = builder.tempfile_in(&dir)?;
-                    std::io::Write::write_all(&mut temp, url.as_bytes())?;
-                    temp.persist(&path).map_err(|e| e.error)?;
-                    Ok(())
-                }
-                None => match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                    _ => Ok(()),
-                },
-            }
-        })
-        .await;
-    }
-
-    async fn read_sign_in_url(&self) -> Option<String> {
-        let path = self.config.config_dir.join(SIGN_IN_URL_FILE);
-        run_blocking(move || std::fs::read_to_string(path).ok())
-            .await
-            .map(|s| s.trim().to_owned())
-            .filter(|s| s.starts_with("http"))
     }
 
     /// Only where no sign-in may start (`status`, `logout`): there is no client yet.
@@ -1007,22 +493,6 @@ fn tokens_from_response(response: TokenResponse, previous: Option<&StoredTokens>
             .scope
             .filter(|s| !s.trim().is_empty())
             .or_else(|| previous.and_then(|p| p.scope.clone())),
-    }
-}
-
-async fn wait_result(
-    mut rx: watch::Receiver<Option<SignInResult>>,
-    limit: Option<Duration>,
-) -> Option<SignInResult> {
-    let wait = async {
-        match rx.wait_for(|value| value.is_some()).await {
-            Ok(value) => value.clone(),
-            Err(_) => Some(Err("the sign-in stopped unexpectedly".into())),
-        }
-    };
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, wait).await.ok().flatten(),
-        None => wait.await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Where tokens live between sessions: the OS keyring (keyring-core and one store crate per OS)
-//! or a 0600 `credentials.json` in the config folder, chosen by `AIPASS_TOKEN_STORE`.
+//! or a 0600 `credentials.json` in the config folder, chosen by `AIPASS_TOKEN_STORE`; `logout`
+//! clears both ([`clear_everywhere`]).
 //!
 //! Every store method blocks (keyring calls go over D-Bus, XPC or Win32): the session calls them
 //! off the async runtime. Keyring calls also run under a time limit, because a locked keyring can
@@ -16,6 +17,7 @@ use std::time::Duration;
 use keyring_core::{CredentialStore, Entry};
 use serde::{Deserialize, Serialize};
 
+pub use super::private_dir::create_private_dir;
 use super::store_choice;
 use crate::config::TokenStoreMode;
 
@@ -514,19 +516,23 @@ impl TokenStore for UnavailableStore {
     }
 }
 
-/// Creates `dir` (and its parents) readable by the owner only, when it does not exist yet.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return crate::folder_check::check_owned(dir);
+/// Deletes this account's tokens from every store that may hold them (the file and the OS
+/// keyring, whichever is in use), so `logout` leaves none behind. `in_use` is cleared first and
+/// its error returned; the other store is cleared as well as it can be.
+pub fn clear_everywhere(
+    in_use: &dyn TokenStore,
+    config_dir: &Path,
+    account: &str,
+) -> Result<(), StoreError> {
+    let result = in_use.clear();
+    if let Err(e) = FileStore::new(config_dir, account).clear() {
+        tracing::warn!("could not delete the token file: {e}");
     }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
+    // A headless machine has no keyring to clear: that is not worth a warning.
+    if let Err(e) = clear_keyring(account) {
+        tracing::debug!("the OS keyring was not cleared: {e}");
     }
-    builder.create(dir)
+    result
 }
 
 #[cfg(test)]
