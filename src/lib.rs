@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod catalogue;
 pub mod config;
+pub mod error;
 pub mod fetch;
 pub mod file_scope;
 pub mod folder_check;

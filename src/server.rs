@@ -1,5 +1,6 @@
 //! The MCP server: its identity and instructions, the combined tool router, and serving over stdio.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,14 +19,13 @@ use rmcp::{ServerHandler, ServiceExt, tool_handler};
 use tokio::sync::{Mutex, watch};
 
 use crate::api::ApiClient;
+use crate::api::types::UsageSummary;
 use crate::auth::session::{AuthSession, SignInStatus};
 use crate::fetch::InputFetcher;
 use crate::line_cap::{LineCap, MAX_MESSAGE_BYTES, TOO_LARGE_METHOD};
+use crate::media::OutputFile;
 use crate::models::ModelCatalog;
 use crate::net_policy::{LocalUrls, UrlPolicy};
-use crate::tools::account::BalanceOutput;
-use crate::tools::progress::Activity;
-use crate::tools::video::DownloadedVideos;
 use crate::transport::TolerantTransport;
 
 /// What agents are told once, at initialize.
@@ -51,8 +51,10 @@ pub struct AppState {
     /// Folders every call may use besides the client's roots: `output_dir` and
     /// `AIPASS_ALLOWED_DIRS` (see `file_scope`).
     pub always_allowed: Arc<Vec<PathBuf>>,
-    pub balance: Mutex<Option<(Instant, BalanceOutput)>>,
-    pub videos: DownloadedVideos,
+    /// The last budget figures and when they were read (`balance` caches them).
+    pub balance: Mutex<Option<(Instant, UsageSummary)>>,
+    /// Videos already downloaded by this process, by job id, so a job is fetched once.
+    pub videos: Mutex<HashMap<String, OutputFile>>,
     /// Bytes of base64 previews one result may carry; 0 = none.
     pub preview_budget: usize,
     /// The sign-in session's status, when this server signs users in itself.
@@ -79,7 +81,7 @@ impl AipassServer {
             always_allowed: Arc::new(vec![output_dir.clone()]),
             output_dir,
             balance: Mutex::new(None),
-            videos: DownloadedVideos::default(),
+            videos: Mutex::default(),
             preview_budget: DEFAULT_PREVIEW_BUDGET,
             sign_in: None,
             sign_in_session: None,
@@ -148,12 +150,6 @@ impl AipassServer {
     /// Whether this request comes from a host that shows the view (see `ui`).
     fn shows_views(&self, context: &RequestContext<RoleServer>) -> bool {
         self.state.ui && crate::ui::host_shows_views(context.client_capabilities().as_ref())
-    }
-
-    /// What a call is doing, for its progress messages.
-    pub(crate) fn activity(&self, label: &'static str) -> Activity {
-        Activity::new(label, self.state.sign_in.clone())
-            .with_folders(self.state.always_allowed.clone())
     }
 
     /// All tool families, added together.
