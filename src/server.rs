@@ -28,14 +28,23 @@ use crate::models::ModelCatalog;
 use crate::net_policy::{LocalUrls, UrlPolicy};
 use crate::transport::TolerantTransport;
 
-/// What agents are told once, at initialize.
-const INSTRUCTIONS: &str = "AI Pass gives you many AI models through one account: chat (with vision), \
-image generation and editing, video, speech, transcription and embeddings. Call list_models to see what is \
-available; every tool picks a suitable model when you omit `model`. Paid tools spend the user's AI Pass \
-budget (see balance). Generated files are saved to disk and returned as absolute paths in `files`; pass \
-`output_dir` to choose the folder. If a result starts with auth_required, show the user the sign-in URL it \
-gives. Errors start with a stable code (invalid_input, model_not_found, budget_exceeded, rate_limited, \
-upstream_error, timeout).";
+/// What agents are told once, at initialize; the error codes come from [`ErrorCode::ALL`].
+fn instructions() -> String {
+    let codes: Vec<&str> = crate::error::ErrorCode::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .collect();
+    format!(
+        "AI Pass gives you many AI models through one account: chat (with vision), image \
+         generation and editing, video, speech, transcription and embeddings. Call list_models to \
+         see what is available; every tool picks a suitable model when you omit `model`. Paid tools \
+         spend the user's AI Pass budget (see balance). Generated files are saved to disk and \
+         returned as absolute paths in `files`; pass `output_dir` to choose the folder. If a result \
+         starts with auth_required, show the user the sign-in URL it gives. Errors start with a \
+         stable code ({}).",
+        codes.join(", ")
+    )
+}
 
 /// Inline preview bytes per result unless configured (about 700 KB of base64).
 const DEFAULT_PREVIEW_BUDGET: usize = 700_000;
@@ -279,7 +288,7 @@ impl ServerHandler for AipassServer {
                     .with_title("AI Pass")
                     .with_website_url("https://aipass.one"),
             )
-            .with_instructions(INSTRUCTIONS.to_string())
+            .with_instructions(instructions())
     }
 
     /// Answers the stand-in for a message over the size limit (see `line_cap`).

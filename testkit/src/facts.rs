@@ -11,6 +11,15 @@ pub fn tool_names() -> Vec<String> {
         .collect()
 }
 
+/// The tools that spend budget, as the library states it (the end of each description).
+pub fn paid_tools() -> Vec<String> {
+    AipassServer::catalogue()
+        .into_iter()
+        .filter(aipass_mcp::catalogue::spends_budget)
+        .map(|tool| tool.name.into_owned())
+        .collect()
+}
+
 /// The stable error codes a failed tool result starts with (`<code>: <message>`): the library's.
 pub use aipass_mcp::error::ErrorCode;
 
