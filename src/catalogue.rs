@@ -3,6 +3,21 @@
 use rmcp::model::Tool;
 use serde_json::Value;
 
+use crate::error::ErrorCode;
+
+/// How a paid tool's description ends; the one place a tool states that it spends budget.
+pub const SPENDS_BUDGET: &str = "Spends AI Pass budget.";
+/// How a free tool's description ends.
+pub const FREE: &str = "Free.";
+
+/// Whether the tool spends the user's budget, read from the end of its description (see
+/// [`SPENDS_BUDGET`]); docs/tools.md and the tests read this, never a list of names.
+pub fn spends_budget(tool: &Tool) -> bool {
+    tool.description
+        .as_deref()
+        .is_some_and(|d| d.trim_end().ends_with(SPENDS_BUDGET))
+}
+
 /// docs/tools.md, from the live catalogue.
 pub fn markdown(tools: &[Tool]) -> String {
     let mut out = String::from(
@@ -11,11 +26,6 @@ pub fn markdown(tools: &[Tool]) -> String {
          | tool | what it does | spends budget |\n|---|---|---|\n",
     );
     for tool in tools {
-        let read_only = tool
-            .annotations
-            .as_ref()
-            .and_then(|a| a.read_only_hint)
-            .unwrap_or(false);
         out.push_str(&format!(
             "| [`{}`](#{}) | {} | {} |\n",
             tool.name,
@@ -24,7 +34,7 @@ pub fn markdown(tools: &[Tool]) -> String {
                 .as_deref()
                 .or_else(|| tool.annotations.as_ref()?.title.as_deref())
                 .unwrap_or(&tool.name),
-            if read_only { "no" } else { "yes" }
+            if spends_budget(tool) { "yes" } else { "no" }
         ));
     }
     for tool in tools {
@@ -42,10 +52,17 @@ pub fn markdown(tools: &[Tool]) -> String {
         }
     }
     out.push_str(ERRORS);
+    for code in ErrorCode::ALL {
+        out.push_str(&format!(
+            "| `{code}` | {} | {} |\n",
+            code.meaning(),
+            code.remedy()
+        ));
+    }
     out
 }
 
-/// The error codes every tool may answer with.
+/// The head of the error table; its rows come from [`ErrorCode::ALL`].
 const ERRORS: &str = "
 ## Errors
 
@@ -55,13 +72,6 @@ and malformed requests.
 
 | code | meaning | what to do |
 |---|---|---|
-| `auth_required` | no usable AI Pass token | sign in (the message says how) |
-| `budget_exceeded` | the account's budget cannot pay for this call (the API's message is included) | top up, or call `balance` |
-| `rate_limited` | AI Pass asked to slow down, and the server's own waits (up to 2, each at most `AIPASS_MAX_RETRY_WAIT`) did not help | wait the seconds it gives, then retry |
-| `invalid_input` | an argument, file or URL is wrong, missing or too large | fix the argument named |
-| `model_not_found` | no such model, or none of the needed kind | call `list_models` |
-| `upstream_error` | AI Pass failed or answered something unusable (status and message included) | retry later; a paid call that may have been charged is never retried automatically |
-| `timeout` | AI Pass did not answer in time | retry later, or raise `AIPASS_REQUEST_TIMEOUT` |
 ";
 
 fn properties_table(schema: &Value) -> String {
@@ -120,5 +130,23 @@ fn type_of(root: &Value, property: &Value) -> String {
         Some("array") => format!("list of {}", type_of(root, &resolved["items"])),
         Some(kind) => kind.to_string(),
         None => "object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every tool states its cost once, at the end of its description.
+    #[test]
+    fn every_description_ends_with_its_cost() {
+        for tool in crate::server::AipassServer::catalogue() {
+            let description = tool.description.as_deref().unwrap_or_default();
+            assert!(
+                description.ends_with(SPENDS_BUDGET) || description.ends_with(FREE),
+                "{}: {description}",
+                tool.name
+            );
+        }
     }
 }

@@ -6,7 +6,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use crate::tools::{ToolError, ToolResult};
+use crate::error::{ToolError, ToolResult};
 
 tokio::task_local! {
     /// The folders the current tool call may touch; None when the client declared no roots.

@@ -10,9 +10,9 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 
+use crate::error::{ToolError, ToolResult};
 use crate::fetch::InputFetcher;
 use crate::saved_files::SaveTicket;
-use crate::tools::{ToolError, ToolResult};
 
 /// Largest image accepted as an input (vision, edits).
 pub const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::api::{ApiClient, ApiError, Model};
-use crate::tools::{ToolError, ToolResult};
+use crate::error::{ErrorCode, ToolError, ToolResult};
 
 /// How long the model list is trusted before it is fetched again.
 const MODEL_LIST_TTL: Duration = Duration::from_secs(300);
@@ -416,7 +416,7 @@ impl ModelCatalog {
         pick(&models, need, &self.preferences)
             .map(str::to_string)
             .ok_or_else(|| ToolError {
-                code: "model_not_found",
+                code: ErrorCode::ModelNotFound,
                 message: format!(
                     "no {} model is available on this account right now; call list_models to see what is",
                     need.as_str()
@@ -426,7 +426,7 @@ impl ModelCatalog {
 
     /// Adds close catalogue matches to a `model_not_found` error that names a model.
     pub async fn explain(&self, error: ToolError) -> ToolError {
-        if error.code != "model_not_found" || error.message.contains("Close matches") {
+        if error.code != ErrorCode::ModelNotFound || error.message.contains("Close matches") {
             return error;
         }
         let Some(wanted) = model_named_in(&error.message) else {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::tools::{ToolError, ToolResult};
+use crate::error::{ErrorCode, ToolError, ToolResult};
 
 tokio::task_local! {
     /// The record of the tool call running in this task, when it is tracked.
@@ -88,7 +88,7 @@ impl SaveTicket {
         let mut record = files.lock();
         if record.closed {
             return Err(ToolError {
-                code: "cancelled",
+                code: ErrorCode::Cancelled,
                 message: "the call ended before its file was saved; nothing was saved".into(),
             });
         }
@@ -171,7 +171,7 @@ mod tests {
             std::fs::write(&target, b"late").unwrap();
             Ok(target)
         });
-        assert_eq!(late.unwrap_err().code, "cancelled");
+        assert_eq!(late.unwrap_err().code, crate::error::ErrorCode::Cancelled);
         assert!(names(dir.path()).is_empty());
     }
 }

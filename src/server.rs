@@ -1,5 +1,6 @@
 //! The MCP server: its identity and instructions, the combined tool router, and serving over stdio.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,24 +19,32 @@ use rmcp::{ServerHandler, ServiceExt, tool_handler};
 use tokio::sync::{Mutex, watch};
 
 use crate::api::ApiClient;
+use crate::api::types::UsageSummary;
 use crate::auth::session::{AuthSession, SignInStatus};
 use crate::fetch::InputFetcher;
 use crate::line_cap::{LineCap, MAX_MESSAGE_BYTES, TOO_LARGE_METHOD};
+use crate::media::OutputFile;
 use crate::models::ModelCatalog;
 use crate::net_policy::{LocalUrls, UrlPolicy};
-use crate::tools::account::BalanceOutput;
-use crate::tools::progress::Activity;
-use crate::tools::video::DownloadedVideos;
 use crate::transport::TolerantTransport;
 
-/// What agents are told once, at initialize.
-const INSTRUCTIONS: &str = "AI Pass gives you many AI models through one account: chat (with vision), \
-image generation and editing, video, speech, transcription and embeddings. Call list_models to see what is \
-available; every tool picks a suitable model when you omit `model`. Paid tools spend the user's AI Pass \
-budget (see balance). Generated files are saved to disk and returned as absolute paths in `files`; pass \
-`output_dir` to choose the folder. If a result starts with auth_required, show the user the sign-in URL it \
-gives. Errors start with a stable code (invalid_input, model_not_found, budget_exceeded, rate_limited, \
-upstream_error, timeout).";
+/// What agents are told once, at initialize; the error codes come from [`ErrorCode::ALL`].
+fn instructions() -> String {
+    let codes: Vec<&str> = crate::error::ErrorCode::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .collect();
+    format!(
+        "AI Pass gives you many AI models through one account: chat (with vision), image \
+         generation and editing, video, speech, transcription and embeddings. Call list_models to \
+         see what is available; every tool picks a suitable model when you omit `model`. Paid tools \
+         spend the user's AI Pass budget (see balance). Generated files are saved to disk and \
+         returned as absolute paths in `files`; pass `output_dir` to choose the folder. If a result \
+         starts with auth_required, show the user the sign-in URL it gives. Errors start with a \
+         stable code ({}).",
+        codes.join(", ")
+    )
+}
 
 /// Inline preview bytes per result unless configured (about 700 KB of base64).
 const DEFAULT_PREVIEW_BUDGET: usize = 700_000;
@@ -51,8 +60,10 @@ pub struct AppState {
     /// Folders every call may use besides the client's roots: `output_dir` and
     /// `AIPASS_ALLOWED_DIRS` (see `file_scope`).
     pub always_allowed: Arc<Vec<PathBuf>>,
-    pub balance: Mutex<Option<(Instant, BalanceOutput)>>,
-    pub videos: DownloadedVideos,
+    /// The last budget figures and when they were read (`balance` caches them).
+    pub balance: Mutex<Option<(Instant, UsageSummary)>>,
+    /// Videos already downloaded by this process, by job id, so a job is fetched once.
+    pub videos: Mutex<HashMap<String, OutputFile>>,
     /// Bytes of base64 previews one result may carry; 0 = none.
     pub preview_budget: usize,
     /// The sign-in session's status, when this server signs users in itself.
@@ -79,7 +90,7 @@ impl AipassServer {
             always_allowed: Arc::new(vec![output_dir.clone()]),
             output_dir,
             balance: Mutex::new(None),
-            videos: DownloadedVideos::default(),
+            videos: Mutex::default(),
             preview_budget: DEFAULT_PREVIEW_BUDGET,
             sign_in: None,
             sign_in_session: None,
@@ -148,12 +159,6 @@ impl AipassServer {
     /// Whether this request comes from a host that shows the view (see `ui`).
     fn shows_views(&self, context: &RequestContext<RoleServer>) -> bool {
         self.state.ui && crate::ui::host_shows_views(context.client_capabilities().as_ref())
-    }
-
-    /// What a call is doing, for its progress messages.
-    pub(crate) fn activity(&self, label: &'static str) -> Activity {
-        Activity::new(label, self.state.sign_in.clone())
-            .with_folders(self.state.always_allowed.clone())
     }
 
     /// All tool families, added together.
@@ -283,7 +288,7 @@ impl ServerHandler for AipassServer {
                     .with_title("AI Pass")
                     .with_website_url("https://aipass.one"),
             )
-            .with_instructions(INSTRUCTIONS.to_string())
+            .with_instructions(instructions())
     }
 
     /// Answers the stand-in for a message over the size limit (see `line_cap`).

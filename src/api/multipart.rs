@@ -136,9 +136,15 @@ mod tests {
             n: None,
             response_format: None,
         };
-        assert_eq!(edit_form(&req).unwrap_err().code(), "invalid_input");
+        assert_eq!(
+            edit_form(&req).unwrap_err().code().as_str(),
+            "invalid_input"
+        );
         req.images.push(upload("a.jpg", "not a mime", b"x"));
-        assert_eq!(edit_form(&req).unwrap_err().code(), "invalid_input");
+        assert_eq!(
+            edit_form(&req).unwrap_err().code().as_str(),
+            "invalid_input"
+        );
     }
 
     #[tokio::test]

@@ -425,7 +425,7 @@ impl ApiClient {
         tracing::debug!(
             what = call.what.as_str(),
             status,
-            code = err.code(),
+            code = err.code().as_str(),
             "AI Pass refused the request"
         );
         secrets.iter().fold(err, |err, secret| err.redact(secret))

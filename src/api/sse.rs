@@ -239,7 +239,7 @@ where
             // Text already received is the user's (and paid for): return it, marked incomplete.
             Err(err) if asm.has_text() => {
                 tracing::warn!(
-                    code = err.code(),
+                    code = err.code().as_str(),
                     "chat stream ended with an error after some text; returning the partial answer"
                 );
                 return Ok(asm.finish_with_error(requested_model, &err));
@@ -347,7 +347,7 @@ mod tests {
         let err = asm
             .push(r#"{"error":{"message":"Budget exceeded","type":"budget_exceeded"}}"#)
             .unwrap_err();
-        assert_eq!(err.code(), "budget_exceeded");
+        assert_eq!(err.code().as_str(), "budget_exceeded");
         let err = asm
             .push(r#"{"error":{"message":"provider crashed","type":"server_error"}}"#)
             .unwrap_err();
@@ -362,7 +362,7 @@ mod tests {
         let err = asm
             .push(r#"{"error":{"message":"slow down","code":429}}"#)
             .unwrap_err();
-        assert_eq!(err.code(), "rate_limited");
+        assert_eq!(err.code().as_str(), "rate_limited");
     }
 
     #[test]
@@ -379,7 +379,10 @@ mod tests {
     #[test]
     fn malformed_event_is_invalid_response() {
         let mut asm = ChatStreamAssembler::new();
-        assert_eq!(asm.push("{not json").unwrap_err().code(), "upstream_error");
+        assert_eq!(
+            asm.push("{not json").unwrap_err().code().as_str(),
+            "upstream_error"
+        );
     }
 
     fn sse(events: &[&str]) -> String {
@@ -476,7 +479,7 @@ mod tests {
         let body =
             sse(&[r#"{"error":{"message":"Insufficient budget","code":"insufficient_quota"}}"#]);
         let (r, _) = run(chunks(&body, 1000), 1 << 20).await;
-        assert_eq!(r.unwrap_err().code(), "budget_exceeded");
+        assert_eq!(r.unwrap_err().code().as_str(), "budget_exceeded");
     }
 
     #[tokio::test]

@@ -111,7 +111,7 @@ mod tests {
                 .access_token()
                 .await
                 .unwrap_err();
-            assert_eq!(err.code(), "auth_required");
+            assert_eq!(err.code().as_str(), "auth_required");
             assert!(err.to_string().contains("AIPASS_ACCESS_TOKEN"));
         }
     }

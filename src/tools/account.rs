@@ -1,19 +1,16 @@
 //! `balance` (the budget, used and remaining, cached a few minutes as the API asks) and
 //! `whoami` (the signed-in user).
 
+use crate::error::ErrorCode;
 use std::time::{Duration, Instant};
 
-use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, JsonObject};
-use rmcp::service::RequestContext;
+use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::progress::supervise;
-use super::{
-    ToolError, ToolResult, args, finish, input_schema, output_schema, parse_args, success,
-};
+use super::call::{Call, CallScope};
+use super::{ToolError, ToolResult, args, input_schema, output_schema, success};
 use crate::api::ApiError;
 use crate::server::AipassServer;
 
@@ -65,13 +62,8 @@ impl AipassServer {
         output_schema = output_schema::<BalanceOutput>(),
         annotations(title = "Budget and balance", read_only_hint = true, open_world_hint = true)
     )]
-    async fn balance(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("balance");
-        finish(supervise(&context, &activity, self.balance_impl(arguments)).await)
+    async fn balance(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::balance_impl).await
     }
 
     #[tool(
@@ -81,24 +73,18 @@ impl AipassServer {
         output_schema = output_schema::<WhoamiOutput>(),
         annotations(title = "Signed-in user", read_only_hint = true, open_world_hint = true)
     )]
-    async fn whoami(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("whoami");
-        finish(supervise(&context, &activity, self.whoami_impl(arguments)).await)
+    async fn whoami(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::whoami_impl).await
     }
 }
 
 impl AipassServer {
-    async fn whoami_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
-        let _: WhoamiArgs = parse_args(arguments)?;
+    async fn whoami_impl(&self, _: WhoamiArgs, _call: CallScope) -> ToolResult<CallToolResult> {
         let user = match self.state.api.userinfo().await {
             Ok(user) => user,
             Err(ApiError::Upstream { status: 403, .. }) => {
                 return Err(ToolError {
-                    code: "auth_required",
+                    code: ErrorCode::AuthRequired,
                     message:
                         "this sign-in did not grant the profile:read scope, so AI Pass will not \
                               share the user's profile; sign in again with AIPASS_SCOPES including \
@@ -126,25 +112,28 @@ impl AipassServer {
         Ok(success(text, &output, Vec::new()))
     }
 
-    async fn balance_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
-        let args: BalanceArgs = parse_args(arguments)?;
+    async fn balance_impl(
+        &self,
+        args: BalanceArgs,
+        _call: CallScope,
+    ) -> ToolResult<CallToolResult> {
         let mut cached = self.state.balance.lock().await;
         let fresh = cached
             .as_ref()
             .filter(|(at, _)| !args.refresh.unwrap_or(false) && at.elapsed() < BALANCE_TTL)
-            .map(|(_, balance)| *balance);
-        let balance = match fresh {
-            Some(balance) => balance,
+            .map(|(_, summary)| summary.clone());
+        let summary = match fresh {
+            Some(summary) => summary,
             None => {
                 let summary = self.state.api.usage_summary().await?;
-                let balance = BalanceOutput {
-                    total_cost: summary.total_cost,
-                    max_budget: summary.max_budget,
-                    remaining_budget: summary.remaining_budget,
-                };
-                *cached = Some((Instant::now(), balance));
-                balance
+                *cached = Some((Instant::now(), summary.clone()));
+                summary
             }
+        };
+        let balance = BalanceOutput {
+            total_cost: summary.total_cost,
+            max_budget: summary.max_budget,
+            remaining_budget: summary.remaining_budget,
         };
         let text = match (balance.remaining_budget, balance.max_budget) {
             (Some(left), Some(max)) => format!(

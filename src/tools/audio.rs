@@ -1,15 +1,14 @@
 //! `speak` (text to speech, saved to a file) and `transcribe` (speech to text).
 
-use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, JsonObject};
-use rmcp::service::RequestContext;
+use crate::error::ErrorCode;
+use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::call::{Call, CallScope};
 use super::images::required_text;
-use super::progress::supervise;
-use super::{ToolError, ToolResult, file_link, input_schema, output_schema, parse_args, success};
+use super::{ToolError, ToolResult, file_link, input_schema, output_schema, success};
 use crate::api::Upload;
 use crate::api::types::{SpeechRequest, TranscriptionRequest};
 use crate::media::{self, OutputFile};
@@ -120,14 +119,8 @@ impl AipassServer {
         output_schema = output_schema::<SpeakOutput>(),
         annotations(title = "Text to speech", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn speak(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("speak");
-        self.explained(supervise(&context, &activity, self.speak_impl(arguments)).await)
-            .await
+    async fn speak(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::speak_impl).await
     }
 
     #[tool(
@@ -137,20 +130,13 @@ impl AipassServer {
         output_schema = output_schema::<TranscribeOutput>(),
         annotations(title = "Speech to text", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn transcribe(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("transcribe");
-        self.explained(supervise(&context, &activity, self.transcribe_impl(arguments)).await)
-            .await
+    async fn transcribe(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::transcribe_impl).await
     }
 }
 
 impl AipassServer {
-    async fn speak_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
-        let args: SpeakArgs = parse_args(arguments)?;
+    async fn speak_impl(&self, args: SpeakArgs, _call: CallScope) -> ToolResult<CallToolResult> {
         let text = required_text(&args.text, "text")?;
         if text.chars().count() > MAX_SPEECH_CHARS {
             return Err(ToolError::invalid_input(format!(
@@ -173,7 +159,7 @@ impl AipassServer {
         let audio = self.state.api.speech(&request).await?;
         if audio.bytes.is_empty() {
             return Err(ToolError {
-                code: "upstream_error",
+                code: ErrorCode::UpstreamError,
                 message: "AI Pass answered with empty audio".into(),
             });
         }
@@ -194,8 +180,11 @@ impl AipassServer {
         ))
     }
 
-    async fn transcribe_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
-        let args: TranscribeArgs = parse_args(arguments)?;
+    async fn transcribe_impl(
+        &self,
+        args: TranscribeArgs,
+        _call: CallScope,
+    ) -> ToolResult<CallToolResult> {
         let spec = required_text(&args.file, "file")?;
         if spec.starts_with("data:") {
             return Err(ToolError::invalid_input(

@@ -1,14 +1,12 @@
 //! `chat`: a chat completion from any chat model, with images for vision; streamed from the API.
 
-use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, JsonObject};
-use rmcp::service::RequestContext;
+use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::progress::{Activity, supervise};
-use super::{ToolError, ToolResult, args, input_schema, output_schema, parse_args, success};
+use super::call::{Call, CallScope};
+use super::{ToolError, ToolResult, args, input_schema, output_schema, success};
 use crate::api::types::{ChatMessage, ChatRequest, ContentPart, ImageUrl, MessageContent, Usage};
 use crate::media::{self, VISION_MIME_TYPES};
 use crate::models::{Capability, Need};
@@ -85,24 +83,13 @@ impl AipassServer {
         output_schema = output_schema::<ChatOutput>(),
         annotations(title = "Chat with a model", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn chat(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("chat");
-        self.explained(supervise(&context, &activity, self.chat_impl(arguments, &activity)).await)
-            .await
+    async fn chat(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::chat_impl).await
     }
 }
 
 impl AipassServer {
-    async fn chat_impl(
-        &self,
-        arguments: JsonObject,
-        activity: &Activity,
-    ) -> ToolResult<CallToolResult> {
-        let args: ChatArgs = parse_args(arguments)?;
+    async fn chat_impl(&self, args: ChatArgs, call: CallScope) -> ToolResult<CallToolResult> {
         if args.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
             return Err(ToolError::invalid_input(
                 "temperature must be between 0 and 2",
@@ -144,7 +131,7 @@ impl AipassServer {
             .state
             .api
             .chat_stream(&request, &mut |delta: &str| {
-                activity.add_characters(delta.chars().count())
+                call.activity.add_characters(delta.chars().count())
             })
             .await?;
         let finish_reason = if reply.complete {
@@ -263,6 +250,9 @@ mod tests {
     #[test]
     fn a_user_turn_is_required() {
         let args: ChatArgs = serde_json::from_value(serde_json::json!({"system": "x"})).unwrap();
-        assert_eq!(build_messages(&args).unwrap_err().code, "invalid_input");
+        assert_eq!(
+            build_messages(&args).unwrap_err().code,
+            crate::error::ErrorCode::InvalidInput
+        );
     }
 }

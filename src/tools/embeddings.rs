@@ -1,15 +1,14 @@
 //! `embed`: embedding vectors for one or more texts, written to a JSON file (never inline: they
 //! would flood the agent's context).
 
-use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, JsonObject};
-use rmcp::service::RequestContext;
+use crate::error::ErrorCode;
+use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::progress::supervise;
-use super::{ToolError, ToolResult, file_link, input_schema, output_schema, parse_args, success};
+use super::call::{Call, CallScope};
+use super::{ToolError, ToolResult, file_link, input_schema, output_schema, success};
 use crate::api::types::{EmbeddingInput, EmbeddingRequest};
 use crate::media::{self, OutputFile};
 use crate::models::Capability;
@@ -66,20 +65,13 @@ impl AipassServer {
         output_schema = output_schema::<EmbedOutput>(),
         annotations(title = "Embed texts", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn embed(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("embed");
-        self.explained(supervise(&context, &activity, self.embed_impl(arguments)).await)
-            .await
+    async fn embed(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::embed_impl).await
     }
 }
 
 impl AipassServer {
-    async fn embed_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
-        let args: EmbedArgs = parse_args(arguments)?;
+    async fn embed_impl(&self, args: EmbedArgs, _call: CallScope) -> ToolResult<CallToolResult> {
         let inputs = match args.input {
             TextOrTexts::One(text) => vec![text],
             TextOrTexts::Many(texts) => texts,
@@ -105,7 +97,7 @@ impl AipassServer {
         let mut response = self.state.api.embeddings(&request).await?;
         if response.data.len() != inputs.len() {
             return Err(ToolError {
-                code: "upstream_error",
+                code: ErrorCode::UpstreamError,
                 message: format!(
                     "AI Pass returned {} vectors for {} inputs",
                     response.data.len(),
@@ -123,7 +115,7 @@ impl AipassServer {
             embeddings,
         };
         let json = serde_json::to_vec(&document).map_err(|e| ToolError {
-            code: "upstream_error",
+            code: ErrorCode::UpstreamError,
             message: format!("could not encode the vectors: {e}"),
         })?;
         let base = media::base_name("embeddings", &inputs[0]);

@@ -1,17 +1,14 @@
 //! `generate_image` and `edit_image`: images from text or from other images, saved to files.
 
+use crate::error::ErrorCode;
 use base64::Engine;
-use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, ContentBlock as Content, JsonObject};
-use rmcp::service::RequestContext;
+use rmcp::model::{CallToolResult, ContentBlock as Content};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::progress::supervise;
-use super::{
-    ToolError, ToolResult, args, file_link, input_schema, output_schema, parse_args, success,
-};
+use super::call::{Call, CallScope};
+use super::{ToolError, ToolResult, args, file_link, input_schema, output_schema, success};
 use crate::api::Upload;
 use crate::api::types::{
     ImageEditRequest, ImageGenerationRequest, ImageVariationRequest, ImagesResponse,
@@ -90,14 +87,8 @@ impl AipassServer {
         output_schema = output_schema::<ImagesOutput>(),
         annotations(title = "Generate images", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn generate_image(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("generate_image");
-        self.explained(supervise(&context, &activity, self.generate_image_impl(arguments)).await)
-            .await
+    async fn generate_image(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::generate_image_impl).await
     }
 
     #[tool(
@@ -107,14 +98,8 @@ impl AipassServer {
         output_schema = output_schema::<ImagesOutput>(),
         annotations(title = "Edit images", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn edit_image(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("edit_image");
-        self.explained(supervise(&context, &activity, self.edit_image_impl(arguments)).await)
-            .await
+    async fn edit_image(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::edit_image_impl).await
     }
 
     #[tool(
@@ -124,20 +109,17 @@ impl AipassServer {
         output_schema = output_schema::<ImagesOutput>(),
         annotations(title = "Image variations", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn vary_image(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("vary_image");
-        self.explained(supervise(&context, &activity, self.vary_image_impl(arguments)).await)
-            .await
+    async fn vary_image(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::vary_image_impl).await
     }
 }
 
 impl AipassServer {
-    async fn generate_image_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
-        let args: GenerateImageArgs = parse_args(arguments)?;
+    async fn generate_image_impl(
+        &self,
+        args: GenerateImageArgs,
+        _call: CallScope,
+    ) -> ToolResult<CallToolResult> {
         let prompt = required_text(&args.prompt, "prompt")?;
         let n = args.n.unwrap_or(1);
         if !(1..=MAX_IMAGES).contains(&n) {
@@ -164,8 +146,11 @@ impl AipassServer {
         Ok(self.images_result(files, model).await)
     }
 
-    async fn edit_image_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
-        let args: EditImageArgs = parse_args(arguments)?;
+    async fn edit_image_impl(
+        &self,
+        args: EditImageArgs,
+        _call: CallScope,
+    ) -> ToolResult<CallToolResult> {
         let prompt = required_text(&args.prompt, "prompt")?;
         if args.images.is_empty() || args.images.len() > MAX_EDIT_INPUTS {
             return Err(ToolError::invalid_input(format!(
@@ -196,8 +181,11 @@ impl AipassServer {
         Ok(self.images_result(files, model).await)
     }
 
-    async fn vary_image_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
-        let args: VaryImageArgs = parse_args(arguments)?;
+    async fn vary_image_impl(
+        &self,
+        args: VaryImageArgs,
+        _call: CallScope,
+    ) -> ToolResult<CallToolResult> {
         let spec = required_text(&args.image, "image")?;
         let n = args.n.unwrap_or(1);
         if !(1..=MAX_IMAGES).contains(&n) {
@@ -252,7 +240,7 @@ impl AipassServer {
     ) -> ToolResult<Vec<OutputFile>> {
         if response.data.is_empty() {
             return Err(ToolError {
-                code: "upstream_error",
+                code: ErrorCode::UpstreamError,
                 message: "AI Pass answered with no images".into(),
             });
         }
@@ -262,12 +250,12 @@ impl AipassServer {
             let bytes = if let Some(b64) = datum.b64_json.as_deref() {
                 // With or without `=` padding: providers differ.
                 LENIENT_BASE64.decode(b64.trim()).map_err(|e| ToolError {
-                    code: "upstream_error",
+                    code: ErrorCode::UpstreamError,
                     message: format!("AI Pass sent an image that is not valid base64: {e}"),
                 })?
             } else if let Some(rest) = datum.url.as_deref().and_then(|u| u.strip_prefix("data:")) {
                 media::decode_data_uri(rest).map_err(|e| ToolError {
-                    code: "upstream_error",
+                    code: ErrorCode::UpstreamError,
                     message: format!(
                         "AI Pass sent an image data: URL that could not be read ({})",
                         e.message
@@ -277,14 +265,14 @@ impl AipassServer {
                 self.state.api.download(url).await?.bytes
             } else {
                 return Err(ToolError {
-                    code: "upstream_error",
+                    code: ErrorCode::UpstreamError,
                     message: "AI Pass sent an image entry with neither url nor b64_json".into(),
                 });
             };
             let mime = media::sniff_mime(&bytes)
                 .filter(|m| m.starts_with("image/"))
                 .ok_or_else(|| ToolError {
-                    code: "upstream_error",
+                    code: ErrorCode::UpstreamError,
                     message: "AI Pass sent image data that is not PNG, JPEG, GIF or WebP".into(),
                 })?;
             files.push(

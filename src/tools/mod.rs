@@ -3,6 +3,7 @@
 pub mod account;
 pub mod args;
 pub mod audio;
+pub mod call;
 pub mod chat;
 pub mod embeddings;
 pub mod images;
@@ -18,44 +19,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::ApiError;
 use crate::media::OutputFile;
 
-/// A failure an agent can act on: shown as an `isError` result whose text starts with `code`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolError {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl ToolError {
-    pub fn invalid_input(message: impl Into<String>) -> Self {
-        Self {
-            code: "invalid_input",
-            message: message.into(),
-        }
-    }
-
-    /// The result the agent sees: `code: message`.
-    pub fn into_result(self) -> CallToolResult {
-        CallToolResult::error(vec![Content::text(format!(
-            "{}: {}",
-            self.code, self.message
-        ))])
-    }
-}
-
-impl From<ApiError> for ToolError {
-    fn from(error: ApiError) -> Self {
-        // The API error's text already points to list_models where a model was not found.
-        Self {
-            code: error.code(),
-            message: error.to_string(),
-        }
-    }
-}
-
-pub type ToolResult<T> = Result<T, ToolError>;
+pub use crate::error::{ErrorCode, ToolError, ToolResult};
 
 /// Turns the arguments object into `T`, reporting any mismatch as `invalid_input`
 /// (a tool result the agent can correct, not a protocol error).
@@ -70,11 +36,7 @@ pub fn success<T: Serialize>(text: String, value: &T, extra: Vec<Content>) -> Ca
     let structured = match serde_json::to_value(value) {
         Ok(structured) => structured,
         Err(e) => {
-            return ToolError {
-                code: "upstream_error",
-                message: format!("could not encode the result: {e}"),
-            }
-            .into_result();
+            return ToolError::upstream(format!("could not encode the result: {e}")).into_result();
         }
     };
     let mut content = vec![Content::text(text)];
@@ -82,23 +44,6 @@ pub fn success<T: Serialize>(text: String, value: &T, extra: Vec<Content>) -> Ca
     let mut result = CallToolResult::success(content);
     result.structured_content = Some(structured);
     result
-}
-
-/// Runs a tool body and turns its error into an `isError` result.
-pub fn finish(outcome: ToolResult<CallToolResult>) -> CallToolResult {
-    outcome.unwrap_or_else(ToolError::into_result)
-}
-
-impl crate::server::AipassServer {
-    /// Like [`finish`], and a `model_not_found` names close matches from the catalogue.
-    pub(crate) async fn explained(&self, outcome: ToolResult<CallToolResult>) -> CallToolResult {
-        match outcome {
-            Err(error) if error.code == "model_not_found" => {
-                self.state.models.explain(error).await.into_result()
-            }
-            outcome => finish(outcome),
-        }
-    }
 }
 
 /// A `resource_link` block for a file the tool wrote.

@@ -1,14 +1,12 @@
 //! `list_models`: the models available now, with what the catalogue says each one does.
 
-use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, JsonObject};
-use rmcp::service::RequestContext;
+use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::progress::supervise;
-use super::{ToolResult, finish, input_schema, output_schema, parse_args, success};
+use super::call::{Call, CallScope};
+use super::{ToolResult, input_schema, output_schema, success};
 use crate::api::Model;
 use crate::models::{Capability, kinds, primary_kind};
 use crate::server::AipassServer;
@@ -141,19 +139,17 @@ impl AipassServer {
         output_schema = output_schema::<ListModelsOutput>(),
         annotations(title = "List AI models", read_only_hint = true, open_world_hint = true)
     )]
-    async fn list_models(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        let activity = self.activity("list_models");
-        finish(supervise(&context, &activity, self.list_models_impl(arguments)).await)
+    async fn list_models(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::list_models_impl).await
     }
 }
 
 impl AipassServer {
-    async fn list_models_impl(&self, arguments: JsonObject) -> ToolResult<CallToolResult> {
-        let args: ListModelsArgs = parse_args(arguments)?;
+    async fn list_models_impl(
+        &self,
+        args: ListModelsArgs,
+        _call: CallScope,
+    ) -> ToolResult<CallToolResult> {
         if let Some(id) = args
             .id
             .as_deref()

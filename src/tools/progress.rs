@@ -1,25 +1,30 @@
 //! Progress notifications for slow tool calls (sent only when the request carries a token)
 //! and cancellation of the work behind them.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rmcp::RoleServer;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 
-use super::{ToolError, ToolResult, sign_in};
+use super::call::CallScope;
+use super::sign_in;
 use crate::auth::session::SignInStatus;
+use crate::error::{ErrorCode, ToolError, ToolResult};
 use crate::{file_scope, media, saved_files};
 use tokio::sync::watch;
 
-/// Reports increasing progress with a human message to the client that asked for it.
+/// Reports increasing progress with a human message to the client that asked for it. Clones
+/// share one step count, so the call's ticks and its tool's own reports keep increasing.
+#[derive(Clone)]
 pub struct Progress {
     context: RequestContext<RoleServer>,
     token: Option<ProgressToken>,
-    step: f64,
+    step: Arc<AtomicU32>,
 }
 
 impl Progress {
@@ -27,19 +32,19 @@ impl Progress {
         Self {
             token: context.meta.get_progress_token(),
             context: context.clone(),
-            step: 0.0,
+            step: Arc::default(),
         }
     }
 
     /// Sends the next step; `total` is given when the work's size is known.
-    pub async fn report(&mut self, message: impl Into<String>, total: Option<f64>) {
+    pub async fn report(&self, message: impl Into<String>, total: Option<f64>) {
         let Some(token) = self.token.clone() else {
             return;
         };
-        self.step += 1.0;
-        let mut param = ProgressNotificationParam::new(token, self.step).with_message(message);
+        let step = f64::from(self.step.fetch_add(1, Ordering::Relaxed) + 1);
+        let mut param = ProgressNotificationParam::new(token, step).with_message(message);
         if let Some(total) = total {
-            param = param.with_total(total.max(self.step));
+            param = param.with_total(total.max(step));
         }
         if let Err(e) = self.context.peer.notify_progress(param).await {
             tracing::debug!("progress notification not sent: {e}");
@@ -51,11 +56,12 @@ impl Progress {
 /// a progress message every few seconds (when the request carries a progress token), and
 /// on `notifications/cancelled` the work is dropped at once, which closes its upstream
 /// HTTP connection.
-pub async fn supervise<T>(
-    context: &RequestContext<RoleServer>,
-    activity: &Activity,
+pub(super) async fn supervise<T>(
+    scope: &CallScope,
     work: impl Future<Output = ToolResult<T>>,
 ) -> ToolResult<T> {
+    let context = &scope.context;
+    let activity = &scope.activity;
     let roots = client_roots(context).await;
     let allowed = file_scope::for_call(&roots, &activity.always_allowed);
     let work = file_scope::ALLOWED_FOLDERS.scope(allowed, work);
@@ -63,7 +69,6 @@ pub async fn supervise<T>(
     // Files a failed or cancelled call saved are removed (all or nothing).
     let work = saved_files::all_or_nothing(work);
     let started = Instant::now();
-    let mut progress = Progress::new(context);
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TICK, TICK);
     let declined = sign_in::declined(context, activity.sign_in.clone());
     tokio::pin!(work, declined);
@@ -71,14 +76,14 @@ pub async fn supervise<T>(
         tokio::select! {
             outcome = &mut work => return outcome,
             _ = context.ct.cancelled() => {
-                return Err(ToolError {
-                    code: "cancelled",
-                    message: "the call was cancelled; nothing was saved".into(),
-                });
+                return Err(ToolError::new(
+                    ErrorCode::Cancelled,
+                    "the call was cancelled; nothing was saved",
+                ));
             }
             refusal = &mut declined => return Err(refusal),
             _ = ticker.tick() => {
-                progress.report(activity.describe(started.elapsed()), None).await;
+                scope.progress.report(activity.describe(started.elapsed()), None).await;
             }
         }
     }
@@ -118,7 +123,7 @@ const TICK: Duration = Duration::from_secs(3);
 
 /// What a running tool call is doing, for its progress messages.
 pub struct Activity {
-    label: &'static str,
+    label: Cow<'static, str>,
     characters: AtomicUsize,
     sign_in: Option<watch::Receiver<SignInStatus>>,
     /// Folders the call may use besides the client's roots (see [`file_scope`]).
@@ -127,7 +132,7 @@ pub struct Activity {
 
 impl Activity {
     /// `sign_in` is the session's sign-in status, when the server signs users in itself.
-    pub fn new(label: &'static str, sign_in: Option<watch::Receiver<SignInStatus>>) -> Self {
+    pub fn new(label: Cow<'static, str>, sign_in: Option<watch::Receiver<SignInStatus>>) -> Self {
         Self {
             label,
             characters: AtomicUsize::new(0),

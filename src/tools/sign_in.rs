@@ -4,6 +4,7 @@
 //! those calls with `auth_required` at once; a client that cannot be asked, or a request that
 //! fails, leaves the usual path: progress messages with the link, then `auth_required`.
 
+use crate::error::ErrorCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -187,7 +188,7 @@ async fn elicit(
 
 fn declined_error(link: &str) -> ToolError {
     ToolError {
-        code: "auth_required",
+        code: ErrorCode::AuthRequired,
         message: format!(
             "AI Pass sign-in was declined, so this call did not run. To sign in, run `aipass-mcp login` \
              in a terminal, or open {link} in a browser and approve access, then call this tool again; \

@@ -1,23 +1,18 @@
 //! `generate_video`, `get_video` and `remix_video`: long video jobs that wait inline up to a bound
 //! (below the hosts' ~60 s limit), then hand back a job id to come back with.
 
-use std::collections::HashMap;
+use crate::error::ErrorCode;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rmcp::RoleServer;
-use rmcp::model::{CallToolResult, JsonObject};
-use rmcp::service::RequestContext;
+use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
 
+use super::call::{Call, CallScope};
 use super::images::{checked_size, required_text};
-use super::progress::Progress;
-use super::{
-    ToolError, ToolResult, args, file_link, input_schema, output_schema, parse_args, success,
-};
+use super::{ToolError, ToolResult, args, file_link, input_schema, output_schema, success};
 use crate::api::types::{VideoJob, VideoRequest, VideoState};
 use crate::media::{self, OutputFile};
 use crate::models::Capability;
@@ -28,10 +23,6 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(45);
 const MAX_WAIT_SECONDS: u32 = 55;
 /// Polling starts fast and slows down to this.
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Videos already downloaded by this process, by job id, so a job is fetched once.
-#[derive(Default)]
-pub struct DownloadedVideos(Mutex<HashMap<String, OutputFile>>);
 
 #[derive(Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -104,13 +95,8 @@ impl AipassServer {
         output_schema = output_schema::<VideoOutput>(),
         annotations(title = "Generate a video", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn generate_video(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        self.explained(self.generate_video_impl(arguments, &context).await)
-            .await
+    async fn generate_video(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::generate_video_impl).await
     }
 
     #[tool(
@@ -120,13 +106,8 @@ impl AipassServer {
         output_schema = output_schema::<VideoOutput>(),
         annotations(title = "Get a video job", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn get_video(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        self.explained(self.get_video_impl(arguments, &context).await)
-            .await
+    async fn get_video(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::get_video_impl).await
     }
 
     #[tool(
@@ -136,23 +117,17 @@ impl AipassServer {
         output_schema = output_schema::<VideoOutput>(),
         annotations(title = "Remix a video", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
-    async fn remix_video(
-        &self,
-        arguments: JsonObject,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
-        self.explained(self.remix_video_impl(arguments, &context).await)
-            .await
+    async fn remix_video(&self, call: Call) -> CallToolResult {
+        self.run(call, Self::remix_video_impl).await
     }
 }
 
 impl AipassServer {
     async fn generate_video_impl(
         &self,
-        arguments: JsonObject,
-        context: &RequestContext<RoleServer>,
+        args: GenerateVideoArgs,
+        call: CallScope,
     ) -> ToolResult<CallToolResult> {
-        let args: GenerateVideoArgs = parse_args(arguments)?;
         let prompt = required_text(&args.prompt, "prompt")?;
         let wait = wait_bound(args.wait_seconds, DEFAULT_WAIT)?;
         let size = checked_size(args.size.as_deref())?;
@@ -169,36 +144,34 @@ impl AipassServer {
             size,
         };
         let job = self.state.api.create_video(&request).await?;
-        self.follow_job(job, model, wait, &dir, context).await
+        self.follow_job(job, model, wait, &dir, &call).await
     }
 
     async fn get_video_impl(
         &self,
-        arguments: JsonObject,
-        context: &RequestContext<RoleServer>,
+        args: GetVideoArgs,
+        call: CallScope,
     ) -> ToolResult<CallToolResult> {
-        let args: GetVideoArgs = parse_args(arguments)?;
         let video_id = required_text(&args.video_id, "video_id")?;
         let wait = wait_bound(args.wait_seconds, Duration::ZERO)?;
         let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
         let job = self.state.api.get_video(video_id).await?;
         let model = job.model.clone().unwrap_or_default();
-        self.follow_job(job, model, wait, &dir, context).await
+        self.follow_job(job, model, wait, &dir, &call).await
     }
 
     async fn remix_video_impl(
         &self,
-        arguments: JsonObject,
-        context: &RequestContext<RoleServer>,
+        args: RemixVideoArgs,
+        call: CallScope,
     ) -> ToolResult<CallToolResult> {
-        let args: RemixVideoArgs = parse_args(arguments)?;
         let video_id = required_text(&args.video_id, "video_id")?;
         let prompt = required_text(&args.prompt, "prompt")?;
         let wait = wait_bound(args.wait_seconds, DEFAULT_WAIT)?;
         let dir = media::output_dir(args.output_dir.as_deref(), &self.state.output_dir)?;
         let job = self.state.api.remix_video(video_id, prompt).await?;
         let model = job.model.clone().unwrap_or_default();
-        self.follow_job(job, model, wait, &dir, context).await
+        self.follow_job(job, model, wait, &dir, &call).await
     }
 
     /// Polls a job with backoff until it ends or `wait` runs out, reporting progress; a
@@ -209,18 +182,17 @@ impl AipassServer {
         model: String,
         wait: Duration,
         dir: &Path,
-        context: &RequestContext<RoleServer>,
+        call: &CallScope,
     ) -> ToolResult<CallToolResult> {
         let deadline = Instant::now() + wait;
         let mut interval = Duration::from_millis(250);
-        let mut progress = Progress::new(context);
         // The developer-key shape has no status on the job: it lives at `/videos/{id}/status`.
         let status_endpoint = job.status.is_empty();
         if status_endpoint {
             job = self.job_status(job).await?;
         }
         while !is_finished(&job) {
-            progress
+            call.progress
                 .report(
                     format!(
                         "video {}: {} ({:.0}%)",
@@ -237,8 +209,8 @@ impl AipassServer {
             }
             let pause = interval.min(deadline - now);
             tokio::select! {
-                _ = context.ct.cancelled() => {
-                    return Err(ToolError { code: "cancelled", message: format!("stopped waiting for video {}; it keeps running (get_video)", job.id) });
+                _ = call.context.ct.cancelled() => {
+                    return Err(ToolError::new(ErrorCode::Cancelled, format!("stopped waiting for video {}; it keeps running (get_video)", job.id)));
                 }
                 _ = tokio::time::sleep(pause) => {}
             }
@@ -266,7 +238,7 @@ impl AipassServer {
                 Ok(success(text, &output, links))
             }
             VideoState::Failed => Err(ToolError {
-                code: "upstream_error",
+                code: ErrorCode::UpstreamError,
                 message: format!(
                     "video {} failed ({}): {}",
                     job.id,
@@ -302,7 +274,7 @@ impl AipassServer {
         status.model = status.model.or(job.model);
         if status.status.is_empty() {
             return Err(ToolError {
-                code: "upstream_error",
+                code: ErrorCode::UpstreamError,
                 message: format!("AI Pass gave no status for video {}", status.id),
             });
         }
@@ -313,7 +285,7 @@ impl AipassServer {
     /// file comes from the job's `downloadUrl` when it has one, else from `/content`.
     async fn download_video(&self, job: &VideoJob, dir: &Path) -> ToolResult<OutputFile> {
         let video_id = job.id.as_str();
-        let mut downloaded = self.state.videos.0.lock().await;
+        let mut downloaded = self.state.videos.lock().await;
         if let Some(file) = downloaded
             .get(video_id)
             .filter(|f| Path::new(&f.path).exists())

@@ -22,7 +22,7 @@ pub const VIEW_HTML: &str = include_str!("media.html");
 
 /// Tools whose results the view shows: the media ones, and the model list and balance as
 /// compact tables. The others keep plain results.
-const VIEW_TOOLS: [&str; 9] = [
+pub const VIEW_TOOLS: [&str; 9] = [
     "list_models",
     "balance",
     "generate_image",

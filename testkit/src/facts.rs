@@ -11,68 +11,24 @@ pub fn tool_names() -> Vec<String> {
         .collect()
 }
 
-/// The stable error codes a failed tool result starts with (`<code>: <message>`).
-// The one copy in the tests; to be the library's own `ErrorCode` once it has one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidInput,
-    ModelNotFound,
-    BudgetExceeded,
-    RateLimited,
-    UpstreamError,
-    Timeout,
-    AuthRequired,
-    Cancelled,
+/// The tools that spend budget, as the library states it (the end of each description).
+pub fn paid_tools() -> Vec<String> {
+    AipassServer::catalogue()
+        .into_iter()
+        .filter(aipass_mcp::catalogue::spends_budget)
+        .map(|tool| tool.name.into_owned())
+        .collect()
 }
 
-impl ErrorCode {
-    pub const ALL: [ErrorCode; 8] = [
-        ErrorCode::InvalidInput,
-        ErrorCode::ModelNotFound,
-        ErrorCode::BudgetExceeded,
-        ErrorCode::RateLimited,
-        ErrorCode::UpstreamError,
-        ErrorCode::Timeout,
-        ErrorCode::AuthRequired,
-        ErrorCode::Cancelled,
-    ];
-
-    /// The code as it starts a message (`auth_required`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidInput => "invalid_input",
-            ErrorCode::ModelNotFound => "model_not_found",
-            ErrorCode::BudgetExceeded => "budget_exceeded",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::UpstreamError => "upstream_error",
-            ErrorCode::Timeout => "timeout",
-            ErrorCode::AuthRequired => "auth_required",
-            ErrorCode::Cancelled => "cancelled",
-        }
-    }
-
-    /// How a message with this code starts: the code and its colon (`auth_required:`).
-    pub fn prefix(self) -> String {
-        format!("{}:", self.as_str())
-    }
-}
+/// The stable error codes a failed tool result starts with (`<code>: <message>`): the library's.
+pub use aipass_mcp::error::ErrorCode;
 
 /// Every stable code, as text.
-pub const ERROR_CODES: [&str; 8] = [
-    "invalid_input",
-    "model_not_found",
-    "budget_exceeded",
-    "rate_limited",
-    "upstream_error",
-    "timeout",
-    "auth_required",
-    "cancelled",
-];
+pub fn error_codes() -> Vec<&'static str> {
+    ErrorCode::ALL.iter().map(|code| code.as_str()).collect()
+}
 
 /// The code a failed tool result's text starts with, when it is a stable one.
 pub fn error_code(text: &str) -> Option<ErrorCode> {
-    let code = text.split(':').next().unwrap_or_default();
-    ErrorCode::ALL
-        .into_iter()
-        .find(|known| known.as_str() == code)
+    ErrorCode::of_message(text)
 }

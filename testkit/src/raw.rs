@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::facts::error_code;
 use crate::spawn::{clean_vars_in, command};
 
-pub use crate::facts::ERROR_CODES;
+pub use crate::facts::error_codes;
 pub use crate::fixtures::{files_in, peak_memory_kib};
 
 /// A running server binary on raw pipes.

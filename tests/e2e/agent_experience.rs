@@ -1,6 +1,7 @@
 //! How the tools feel in a host: progress while slow, cancellation that reaches upstream and
 //! leaves no file, and a catalogue that is small, plain and reviewed.
 
+use aipass_mcp::catalogue::{FREE, SPENDS_BUDGET};
 use std::process::Command;
 use std::time::Duration;
 
@@ -261,11 +262,8 @@ fn the_catalogue_is_small_and_plain() {
                 "{name}: nullable type"
             );
         }
-        let paid = !matches!(name, "list_models" | "balance" | "whoami" | "get_video");
-        assert_eq!(
-            description.contains("Spends AI Pass budget"),
-            paid,
-            "{name}"
-        );
+        let paid = testkit::facts::paid_tools().contains(&name.to_string());
+        assert_eq!(description.ends_with(SPENDS_BUDGET), paid, "{name}");
+        assert_eq!(description.ends_with(FREE), !paid, "{name}");
     }
 }

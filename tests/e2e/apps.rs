@@ -17,17 +17,8 @@ use testkit::raw::RawServer;
 const WAIT: Duration = Duration::from_secs(60);
 const VIEW_URI: &str = "ui://aipass/media";
 const VIEW_MIME: &str = "text/html;profile=mcp-app";
-const VIEW_TOOLS: [&str; 9] = [
-    "balance",
-    "edit_image",
-    "generate_image",
-    "generate_video",
-    "get_video",
-    "list_models",
-    "remix_video",
-    "speak",
-    "vary_image",
-];
+/// The tools whose results the view shows: the library's own list.
+use aipass_mcp::ui::VIEW_TOOLS;
 
 /// Client capabilities that declare MCP Apps, as the official SDK's hosts send them.
 fn ui_capabilities() -> Value {

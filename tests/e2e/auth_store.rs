@@ -397,7 +397,7 @@ async fn a_transient_refresh_failure_keeps_the_tokens() {
     moved.save(&tokens(&pair, -10)).unwrap();
     let session = AuthSession::with_config(cfg);
     let error = session.access_token().await.unwrap_err();
-    assert_eq!(error.code(), ErrorCode::UpstreamError.as_str(), "{error}");
+    assert_eq!(error.code(), ErrorCode::UpstreamError, "{error}");
     assert!(
         moved.load().unwrap().is_some(),
         "a network error never deletes tokens"
@@ -433,7 +433,7 @@ async fn a_401_without_a_refresh_token_needs_a_sign_in() {
         .refresh_after_unauthorized(&AccessToken::new(token.secret()))
         .await
         .unwrap_err();
-    assert_eq!(error.code(), ErrorCode::AuthRequired.as_str());
+    assert_eq!(error.code(), ErrorCode::AuthRequired);
 }
 
 // ---------------------------------------------------------------------------------------------

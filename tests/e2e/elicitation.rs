@@ -314,12 +314,13 @@ async fn a_host_with_url_mode_is_asked_once_and_the_link_signs_in() {
     );
 }
 
-async fn refusing(reply: Reply) {
+/// `tool` is called signed out; the host refuses the sign-in prompt.
+async fn refusing(reply: Reply, tool: &str, arguments: Value) {
     let env = Env::new().await;
     let host = Host::new(true, reply);
     let server = start(&env, host.clone(), Era::Initialize).await;
     let started = Instant::now();
-    let result = server.call(BALANCE, json!({})).await;
+    let result = server.call(tool, arguments).await;
     let answered_at = host
         .answered_at
         .lock()
@@ -369,12 +370,19 @@ async fn refusing(reply: Reply) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declining_answers_auth_required_at_once() {
-    refusing(Reply::Decline).await;
+    refusing(Reply::Decline, BALANCE, json!({})).await;
+}
+
+/// Video goes through the same call path: a declined sign-in ends the call too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declining_ends_a_video_call_at_once() {
+    let arguments = json!({"prompt": "A paper boat", "wait_seconds": 0});
+    refusing(Reply::Decline, "generate_video", arguments).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_answers_auth_required_at_once() {
-    refusing(Reply::Cancel).await;
+    refusing(Reply::Cancel, BALANCE, json!({})).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

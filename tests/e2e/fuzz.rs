@@ -9,7 +9,7 @@ use aipass_fake::{FakeConfig, FakeServer};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
-use testkit::raw::{ERROR_CODES, RawServer};
+use testkit::raw::{RawServer, error_codes};
 
 /// Generated cases per test; each is one message through the same server process.
 const LINE_CASES: u32 = 2_000;
@@ -215,7 +215,7 @@ fn arbitrary_arguments_for_every_tool_get_a_result_with_a_stable_code() {
                 let text = result["content"][0]["text"].as_str().unwrap_or_default();
                 let code = text.split(':').next().unwrap_or_default().to_string();
                 prop_assert!(
-                    ERROR_CODES.contains(&code.as_str()),
+                    error_codes().contains(&code.as_str()),
                     "no stable code for {}: {}",
                     params,
                     text

@@ -27,3 +27,4 @@ mod tokens;
 mod tools;
 mod version;
 mod video;
+mod video_scope;

@@ -260,12 +260,11 @@ fn tools_subcommand_prints_the_catalogue() {
             !tool["inputSchema"].to_string().contains("\"null\""),
             "nullable type in {tool}"
         );
+        // A tool that spends budget is never read-only; a free one may still write files.
         let read_only = tool["annotations"]["readOnlyHint"] == true;
-        let free = matches!(
-            tool["name"].as_str(),
-            Some("list_models" | "balance" | "whoami")
-        );
-        assert_eq!(read_only, free, "{tool}");
+        let paid =
+            testkit::facts::paid_tools().contains(&tool["name"].as_str().unwrap().to_string());
+        assert!(!(read_only && paid), "{tool}");
     }
 }
 

@@ -43,7 +43,7 @@ async fn second_unauthorized_is_auth_required() {
     let tokens = RefreshingTokens::new("tok-old", Some("tok-new"));
     let client = client_for(&server, tokens.clone());
     let err = client.chat(&chat_request()).await.unwrap_err();
-    assert_eq!(err.code(), "auth_required");
+    assert_eq!(err.code().as_str(), "auth_required");
     assert_eq!(tokens.refreshes.load(Ordering::SeqCst), 1);
     assert_eq!(server.requests().len(), 2);
     let text = format!("{err} {err:?}");
@@ -67,7 +67,7 @@ async fn missing_token_fails_before_any_request() {
     let server = Server::start(vec![]).await;
     let client = client_for(&server, Arc::new(StaticTokenProvider::new(None)));
     let err = client.list_models(&[]).await.unwrap_err();
-    assert_eq!(err.code(), "auth_required");
+    assert_eq!(err.code().as_str(), "auth_required");
     assert!(server.requests().is_empty());
 }
 

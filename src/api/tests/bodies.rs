@@ -127,7 +127,7 @@ async fn budget_error_maps() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "budget_exceeded");
+    assert_eq!(err.code().as_str(), "budget_exceeded");
     assert!(err.to_string().contains("HTTP 402"));
 }
 
@@ -167,7 +167,7 @@ async fn model_ids_keep_their_slashes() {
         "/v1/models/fal-ai/nano%20banana/edit"
     );
     let err = client.get_model("gpt-9").await.unwrap_err();
-    assert_eq!(err.code(), "model_not_found");
+    assert_eq!(err.code().as_str(), "model_not_found");
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use super::*;
 mod auth;
 mod bodies;
 mod downloads;
+mod errors;
 mod retries;
 mod streaming;
 mod types;

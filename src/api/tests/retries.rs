@@ -152,7 +152,7 @@ async fn a_zero_max_wait_never_waits() {
         .list_models(&[])
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "rate_limited");
+    assert_eq!(err.code().as_str(), "rate_limited");
     assert!(err.to_string().contains("Retry a little later"), "{err}");
     assert_eq!(server.requests().len(), 1);
 }

@@ -82,7 +82,7 @@ async fn chat_stream_error_before_start_maps() {
         .chat_stream(&chat_request(), &mut |_: &str| {})
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "budget_exceeded");
+    assert_eq!(err.code().as_str(), "budget_exceeded");
 }
 
 #[tokio::test]
