@@ -7,6 +7,7 @@ pub mod config;
 pub mod fetch;
 pub mod file_scope;
 pub mod folder_check;
+pub mod free_names;
 pub mod image_limits;
 pub mod line_cap;
 pub mod media;
