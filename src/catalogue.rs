@@ -1,7 +1,20 @@
-//! The tool catalogue rendered as Markdown (docs/tools.md is generated from it; a test checks).
+//! The tool catalogue: the router built once on first use (not at startup: generating and
+//! checking the schemas was most of the startup work), and the catalogue rendered as Markdown
+//! (docs/tools.md is generated from it; a test checks).
 
+use std::sync::OnceLock;
+
+use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::Tool;
 use serde_json::Value;
+
+use crate::server::AipassServer;
+
+/// The combined tool router, built at the first `tools/list` or `tools/call`, then shared.
+pub fn router() -> &'static ToolRouter<AipassServer> {
+    static ROUTER: OnceLock<ToolRouter<AipassServer>> = OnceLock::new();
+    ROUTER.get_or_init(AipassServer::router)
+}
 
 /// docs/tools.md, from the live catalogue.
 pub fn markdown(tools: &[Tool]) -> String {
