@@ -529,7 +529,10 @@ mod tests {
             assert!(paths.insert(file.path));
         }
         assert_eq!(paths.len(), 10_000);
-        assert_eq!(std::fs::read(dir.path().join("burst-3.txt")).unwrap(), b"theirs");
+        assert_eq!(
+            std::fs::read(dir.path().join("burst-3.txt")).unwrap(),
+            b"theirs"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 10_001);
         // Linear probing made this O(n²) in renames; now each save tries about one name.
         let elapsed = started.elapsed();

@@ -48,7 +48,10 @@ impl Launch {
         vars.extend([
             ("AIPASS_BASE_URL".to_string(), self.base_url.clone()),
             ("AIPASS_ACCESS_TOKEN".to_string(), self.access_token.clone()),
-            ("AIPASS_CLIENT_ID".to_string(), "aipass-mcp-demo".to_string()),
+            (
+                "AIPASS_CLIENT_ID".to_string(),
+                "aipass-mcp-demo".to_string(),
+            ),
         ]);
         let mut command = testkit::spawn::command_of(&self.binary, &self.wrapper, vars, &self.work);
         command
