@@ -1,9 +1,21 @@
-//! The tool catalogue rendered as Markdown (docs/tools.md is generated from it; a test checks).
+//! The tool catalogue: the router built once on first use (not at startup: generating and
+//! checking the schemas was most of the startup work), and the catalogue rendered as Markdown
+//! (docs/tools.md is generated from it; a test checks).
 
+use std::sync::OnceLock;
+
+use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::Tool;
 use serde_json::Value;
 
 use crate::error::ErrorCode;
+use crate::server::AipassServer;
+
+/// The combined tool router, built at the first `tools/list` or `tools/call`, then shared.
+pub fn router() -> &'static ToolRouter<AipassServer> {
+    static ROUTER: OnceLock<ToolRouter<AipassServer>> = OnceLock::new();
+    ROUTER.get_or_init(AipassServer::router)
+}
 
 /// How a paid tool's description ends; the one place a tool states that it spends budget.
 pub const SPENDS_BUDGET: &str = "Spends AI Pass budget.";

@@ -20,6 +20,7 @@ pub mod error;
 pub mod fetch;
 pub mod file_scope;
 pub mod folder_check;
+pub mod free_names;
 pub mod image_limits;
 pub mod line_cap;
 pub mod media;

@@ -9,6 +9,7 @@ use aipass_mcp::models::ModelPreferences;
 use aipass_mcp::server::{AipassServer, serve_stdio};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 #[derive(Parser)]
 #[command(
@@ -56,22 +57,33 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return report_usage_error(error),
     };
-    let filter = match EnvFilter::try_new(&cli.settings.log) {
-        Ok(filter) => filter,
-        Err(e) => {
-            eprintln!(
-                "error: invalid value '{}' for AIPASS_LOG: {e}",
-                cli.settings.log
-            );
-            return ExitCode::from(2);
-        }
-    };
-    // stdout is the protocol channel: every log line goes to stderr.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    // stdout is the protocol channel: every log line goes to stderr. A plain level (the usual
+    // case, `info` by default) needs no directive parser: that keeps EnvFilter's setup off
+    // startup.
+    let log = cli.settings.log.trim();
+    if let Ok(level) = log.parse::<LevelFilter>() {
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    } else {
+        let filter = match EnvFilter::try_new(log) {
+            Ok(filter) => filter,
+            Err(e) => {
+                eprintln!(
+                    "error: invalid value '{}' for AIPASS_LOG: {e}",
+                    cli.settings.log
+                );
+                return ExitCode::from(2);
+            }
+        };
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
 
     match cli.command.unwrap_or(Command::Serve) {
         Command::Tools { markdown } => print_catalogue(markdown),

@@ -255,22 +255,28 @@ pub fn shrink_for_vision(media: InputMedia) -> ToolResult<InputMedia> {
     let image = crate::image_limits::decode(&media.bytes).map_err(|e| {
         ToolError::invalid_input(format!("cannot decode image {}: {e}", media.file_name))
     })?;
+    // Neither the file's bytes nor the full-size picture are needed past this point.
+    let InputMedia {
+        file_name, bytes, ..
+    } = media;
+    drop(bytes);
     let mut long_side = image.width().max(image.height()).min(2048);
+    // Shrunk once with integer area averaging (no float image of the full width), then each
+    // pass shrinks the previous, already small picture.
+    let mut scaled = crate::preview::fit_rgb8(image, long_side);
     loop {
-        let scaled = if image.width().max(image.height()) > long_side {
-            image.resize(long_side, long_side, image::imageops::FilterType::Triangle)
-        } else {
-            image.clone()
-        };
+        if scaled.width().max(scaled.height()) > long_side {
+            scaled = crate::preview::shrink_rgb8(&scaled, long_side);
+        }
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82)
-            .encode_image(&scaled.to_rgb8())
+            .encode_image(&scaled)
             .map_err(|e| ToolError::invalid_input(format!("cannot re-encode image: {e}")))?;
         if out.len() <= VISION_TARGET_BYTES || long_side <= 256 {
             return Ok(InputMedia {
                 bytes: out,
                 mime_type: "image/jpeg".into(),
-                file_name: media.file_name,
+                file_name,
             });
         }
         long_side = long_side * 3 / 4;
@@ -322,13 +328,12 @@ pub fn base_name(kind: &str, description: &str) -> String {
     }
 }
 
-/// Same-name saves try `<base>-2` to `<base>-5`, then a random suffix: readable names in the
-/// usual case, and no sequential probing through thousands of taken names.
-const NUMBERED_NAMES: u32 = 5;
-const RANDOM_NAME_ATTEMPTS: u32 = 64;
+/// How many taken names one save skips before it gives up (another process filling the folder
+/// with exactly these names).
+const NAME_ATTEMPTS: u32 = 10_000;
 
-/// Writes `bytes` as a new file `<dir>/<base>.<extension>` (or `<base>-2.<extension>`, …, or
-/// `<base>-<random hex>.<extension>` when those are taken): written to a `.aipass-*.part` temp
+/// Writes `bytes` as a new file `<dir>/<base>.<extension>` (or `<base>-2.<extension>`, …, the
+/// next number remembered per name: see [`crate::free_names`]): written to a `.aipass-*.part` temp
 /// file in the same folder first, then moved into place without replacing anything, so no
 /// reader sees a half-written file and no file is overwritten. Inside a tool call the file is
 /// recorded, and removed again if the call fails or is cancelled (see [`crate::saved_files`]).
@@ -371,11 +376,11 @@ fn save_blocking(
     temp.write_all(bytes).map_err(failed)?;
     temp.as_file().sync_all().map_err(failed)?;
     let target = ticket.place(|| {
-        for attempt in 1..=NUMBERED_NAMES + RANDOM_NAME_ATTEMPTS {
-            let name = match attempt {
-                1 => format!("{base}.{ext}"),
-                n if n <= NUMBERED_NAMES => format!("{base}-{n}.{ext}"),
-                _ => format!("{base}-{:010x}.{ext}", rand::random::<u64>() >> 24),
+        let key = format!("{base}.{ext}");
+        for _ in 0..NAME_ATTEMPTS {
+            let name = match crate::free_names::reserve(dir, &key) {
+                1 => key.clone(),
+                n => format!("{base}-{n}.{ext}"),
             };
             let target = dir.join(&name);
             match temp.persist_noclobber(&target) {
@@ -495,11 +500,43 @@ mod tests {
             .unwrap();
             assert!(paths.insert(file.path));
         }
-        let numbered = (2..=NUMBERED_NAMES)
+        // Numbered in order, no gaps: the next free number is remembered, not guessed.
+        let numbered = (2..=2000)
             .filter(|n| dir.path().join(format!("same-{n}.txt")).exists())
             .count();
-        assert_eq!(numbered, 4);
+        assert_eq!(numbered, 1999);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2000);
+    }
+
+    #[test]
+    fn ten_thousand_same_name_saves_in_a_second_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ticket = SaveTicket::default();
+        // A name already taken by someone else is skipped, never overwritten.
+        std::fs::write(dir.path().join("burst-3.txt"), b"theirs").unwrap();
+        let started = std::time::Instant::now();
+        let mut paths = std::collections::HashSet::new();
+        for i in 0..10_000u32 {
+            let file = save_blocking(
+                dir.path(),
+                "burst",
+                "txt",
+                "text/plain",
+                &i.to_le_bytes(),
+                &ticket,
+            )
+            .unwrap();
+            assert!(paths.insert(file.path));
+        }
+        assert_eq!(paths.len(), 10_000);
+        assert_eq!(
+            std::fs::read(dir.path().join("burst-3.txt")).unwrap(),
+            b"theirs"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 10_001);
+        // Linear probing made this O(n²) in renames; now each save tries about one name.
+        let elapsed = started.elapsed();
+        eprintln!("10,000 same-name saves took {elapsed:?}");
     }
 
     #[cfg(unix)]

@@ -33,19 +33,20 @@ pub fn image_previews(files: &[OutputFile], budget: usize) -> Vec<ContentBlock> 
     blocks
 }
 
-/// One image as base64 JPEG of at most `max_base64` bytes, shrinking until it fits.
+/// One image as base64 JPEG of at most `max_base64` bytes, shrinking until it fits. Each pass
+/// shrinks the previous (already small) picture with integer area averaging on 8-bit pixels,
+/// so no float copy of the full-size image is ever made and the original is dropped early.
 fn preview_of(path: &str, max_base64: usize) -> Option<String> {
     let image = crate::image_limits::decode(&std::fs::read(path).ok()?).ok()?;
     let mut side = image.width().max(image.height()).min(MAX_PREVIEW_SIDE);
+    let mut scaled = fit_rgb8(image, side);
     while side >= MIN_PREVIEW_SIDE {
-        let scaled = if image.width().max(image.height()) > side {
-            image.resize(side, side, image::imageops::FilterType::Triangle)
-        } else {
-            image.clone()
-        };
+        if scaled.width().max(scaled.height()) > side {
+            scaled = shrink_rgb8(&scaled, side);
+        }
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 75)
-            .encode_image(&scaled.to_rgb8())
+            .encode_image(&scaled)
             .ok()?;
         let encoded = BASE64.encode(&jpeg);
         if encoded.len() <= max_base64 {
@@ -54,6 +55,24 @@ fn preview_of(path: &str, max_base64: usize) -> Option<String> {
         side = side * 3 / 4;
     }
     None
+}
+
+/// `image` as 8-bit RGB whose longest side is at most `side` (aspect ratio kept), without a
+/// float intermediate: `thumbnail` averages whole source pixels into each output pixel in the
+/// image's own pixel type, and the full-size original is dropped as soon as it is shrunk.
+pub(crate) fn fit_rgb8(image: image::DynamicImage, side: u32) -> image::RgbImage {
+    if image.width().max(image.height()) <= side {
+        return image.into_rgb8();
+    }
+    image.thumbnail(side, side).into_rgb8()
+}
+
+/// An already small RGB picture shrunk so that its longest side is `side` (aspect ratio kept).
+pub(crate) fn shrink_rgb8(image: &image::RgbImage, side: u32) -> image::RgbImage {
+    let (width, height) = image.dimensions();
+    let long = width.max(height).max(1);
+    let scale = |n: u32| ((u64::from(n) * u64::from(side) / u64::from(long)) as u32).max(1);
+    image::imageops::thumbnail(image, scale(width), scale(height))
 }
 
 /// An `audio` block when the file is small enough to inline within `budget`.

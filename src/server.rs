@@ -78,7 +78,6 @@ pub struct AppState {
 #[derive(Clone)]
 pub struct AipassServer {
     pub(crate) state: Arc<AppState>,
-    tool_router: ToolRouter<AipassServer>,
 }
 
 impl AipassServer {
@@ -98,7 +97,6 @@ impl AipassServer {
         };
         Self {
             state: Arc::new(state),
-            tool_router: Self::router(),
         }
     }
 
@@ -161,8 +159,8 @@ impl AipassServer {
         self.state.ui && crate::ui::host_shows_views(context.client_capabilities().as_ref())
     }
 
-    /// All tool families, added together.
-    fn router() -> ToolRouter<AipassServer> {
+    /// All tool families, added together (built once, on first use: see `catalogue::router`).
+    pub(crate) fn router() -> ToolRouter<AipassServer> {
         Self::models_router()
             + Self::chat_router()
             + Self::images_router()
@@ -174,7 +172,7 @@ impl AipassServer {
 
     /// The tool catalogue exactly as `tools/list` returns it, in a stable order.
     pub fn catalogue() -> Vec<Tool> {
-        Self::router().list_all()
+        crate::catalogue::router().list_all()
     }
 }
 
@@ -187,7 +185,7 @@ fn fetcher_for(api: &ApiClient, local: LocalUrls) -> InputFetcher {
     )
 }
 
-#[tool_handler(router = self.tool_router)]
+#[tool_handler(router = crate::catalogue::router())]
 impl ServerHandler for AipassServer {
     /// rmcp's own initialize, plus: a client that declares URL elicitation will be asked to show
     /// the sign-in link (`tools::sign_in`), so the session does not open a browser as well.
@@ -240,7 +238,7 @@ impl ServerHandler for AipassServer {
         let supports_cache_hints = context
             .protocol_version()
             .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
-        let mut tools = self.tool_router.list_all();
+        let mut tools = crate::catalogue::router().list_all();
         if self.shows_views(&context) {
             tools = crate::ui::with_view(tools);
         }

@@ -32,10 +32,6 @@ pub struct Launch {
 }
 
 impl Launch {
-    pub fn output_dir(&self) -> PathBuf {
-        self.work.join("out")
-    }
-
     pub fn stderr_log(&self) -> PathBuf {
         self.work.join("server-stderr.log")
     }
@@ -46,24 +42,19 @@ impl Launch {
             .create(true)
             .append(true)
             .open(self.stderr_log())?;
-        let mut command = match self.wrapper.split_first() {
-            Some((program, args)) => {
-                let mut command = Command::new(program);
-                command.args(args).arg(&self.binary);
-                command
-            }
-            None => Command::new(&self.binary),
-        };
+        // The tests' clean environment (HOME, config and output folders, file token store, no
+        // browser), plus the fake's address and a token it issued.
+        let mut vars = testkit::spawn::clean_vars_in(&self.work);
+        vars.extend([
+            ("AIPASS_BASE_URL".to_string(), self.base_url.clone()),
+            ("AIPASS_ACCESS_TOKEN".to_string(), self.access_token.clone()),
+            (
+                "AIPASS_CLIENT_ID".to_string(),
+                "aipass-mcp-demo".to_string(),
+            ),
+        ]);
+        let mut command = testkit::spawn::command_of(&self.binary, &self.wrapper, vars, &self.work);
         command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.work)
-            .env("AIPASS_BASE_URL", &self.base_url)
-            .env("AIPASS_ACCESS_TOKEN", &self.access_token)
-            .env("AIPASS_CLIENT_ID", "aipass-mcp-demo")
-            .env("AIPASS_OUTPUT_DIR", self.output_dir())
-            .env("AIPASS_CONFIG_DIR", self.work.join("config"))
-            .current_dir(&self.work)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr));
@@ -311,8 +302,12 @@ impl Drop for Server {
     }
 }
 
-/// A field of `/proc/<pid>/status` in kB.
+/// A field of `/proc/<pid>/status` in kB; the peak (`VmHWM`) is testkit's own reading.
 pub fn proc_status_kb(pid: u32, field: &str) -> io::Result<u64> {
+    if field == "VmHWM" {
+        return testkit::fixtures::peak_memory_kib(pid)
+            .ok_or_else(|| io::Error::other(format!("no VmHWM in /proc/{pid}/status")));
+    }
     proc_kb(pid, "status", field)
 }
 

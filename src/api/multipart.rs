@@ -6,10 +6,11 @@ use super::error::ApiError;
 use super::types::Upload;
 use super::types::{ImageEditRequest, ImageVariationRequest, TranscriptionRequest};
 
-/// A file part with its name and MIME type. The bytes are copied: a form is consumed by
-/// sending, and a retry after 401 needs a fresh one.
+/// A file part with its name and MIME type. A form is consumed by sending, and a retry after
+/// 401 needs a fresh one: each part shares the upload's bytes (a reference count, no copy).
 fn file_part(upload: &Upload) -> Result<Part, ApiError> {
-    Part::bytes(upload.bytes.clone())
+    let length = upload.bytes.len() as u64;
+    Part::stream_with_length(reqwest::Body::from(upload.bytes.clone()), length)
         .file_name(upload.file_name.clone())
         .mime_str(&upload.mime_type)
         .map_err(|_| ApiError::InvalidInput {
@@ -81,7 +82,7 @@ mod tests {
 
     fn upload(name: &str, mime: &str, bytes: &[u8]) -> Upload {
         Upload {
-            bytes: bytes.to_vec(),
+            bytes: bytes.to_vec().into(),
             file_name: name.to_string(),
             mime_type: mime.to_string(),
         }

@@ -14,7 +14,8 @@ use super::lenient;
 
 #[derive(Clone)]
 pub struct Upload {
-    pub bytes: Vec<u8>,
+    /// Shared, not copied, by every form built from it (one per attempt).
+    pub bytes: bytes::Bytes,
     pub file_name: String,
     pub mime_type: String,
 }

@@ -215,7 +215,7 @@ impl AipassServer {
             file: Upload {
                 file_name: audio.file_name.clone(),
                 mime_type: audio.mime_type.clone(),
-                bytes: audio.bytes,
+                bytes: audio.bytes.into(),
             },
             language,
         };

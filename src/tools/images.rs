@@ -227,7 +227,7 @@ impl AipassServer {
         Ok(Upload {
             file_name: upload_name(&input.file_name, &input.mime_type, index),
             mime_type: input.mime_type,
-            bytes: input.bytes,
+            bytes: input.bytes.into(),
         })
     }
 

@@ -299,7 +299,7 @@ fn models() -> Value {
 
 fn upload(name: &str, mime: &str, bytes: &[u8]) -> Upload {
     Upload {
-        bytes: bytes.to_vec(),
+        bytes: bytes.to_vec().into(),
         file_name: name.into(),
         mime_type: mime.into(),
     }

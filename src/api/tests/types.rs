@@ -205,7 +205,7 @@ fn request_options_are_skipped() {
 #[test]
 fn upload_debug_hides_bytes() {
     let u = Upload {
-        bytes: vec![1; 10],
+        bytes: vec![1; 10].into(),
         file_name: "a.png".into(),
         mime_type: "image/png".into(),
     };
