@@ -251,6 +251,13 @@ impl Session {
         self.output.path().join("out")
     }
 
+    /// Makes `folder` one of the roots this client reports (asked for by the server in the
+    /// 2025-11-25 era; the 2026-07-28 era has no roots).
+    pub fn add_root(&self, folder: &std::path::Path) {
+        let uri = url::Url::from_directory_path(folder).expect("an absolute folder");
+        self.handler.roots.lock().unwrap().push(uri.to_string());
+    }
+
     /// Writes a real PNG of the given size into the session's temp folder.
     pub fn write_png(&self, name: &str, width: u32, height: u32) -> PathBuf {
         let path = self.output.path().join(name);

@@ -169,11 +169,7 @@ async fn relative_paths_follow_the_clients_first_root(era: Era) {
     let root = s.output.path().join("project");
     std::fs::create_dir_all(&root).unwrap();
     testkit::session::write_png(&root.join("input.png"), 64, 64);
-    s.handler
-        .roots
-        .lock()
-        .unwrap()
-        .push(url::Url::from_directory_path(&root).unwrap().to_string());
+    s.add_root(&root);
     let result = s
         .call(
             "edit_image",

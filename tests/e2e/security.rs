@@ -237,11 +237,7 @@ async fn files_are_confined_to_the_clients_roots(era: Era) {
         .push(("AIPASS_ALLOWED_DIRS".into(), extra.display().to_string()));
     options.working_dir = Some(root.clone());
     let s = start_with(options).await;
-    s.handler
-        .roots
-        .lock()
-        .unwrap()
-        .push(url::Url::from_directory_path(&root).unwrap().to_string());
+    s.add_root(&root);
     let look = |image: String| json!({"prompt": "look", "images": [image]});
     let secret = outside.join("secret.png").display().to_string();
     let missing = outside.join("missing.png").display().to_string();

@@ -22,11 +22,7 @@ async fn a_relative_output_dir_follows_the_clients_first_root(era: Era) {
     let s = start(era).await;
     let root = s.output.path().join("project");
     std::fs::create_dir_all(&root).unwrap();
-    s.handler
-        .roots
-        .lock()
-        .unwrap()
-        .push(url::Url::from_directory_path(&root).unwrap().to_string());
+    s.add_root(&root);
     let out = s
         .ok(
             "generate_video",
