@@ -5,8 +5,7 @@ use std::process::ExitCode;
 use aipass_mcp::api::{ApiClient, ApiSettings};
 use aipass_mcp::auth;
 use aipass_mcp::config::Settings;
-use aipass_mcp::models::ModelPreferences;
-use aipass_mcp::server::{AipassServer, serve_stdio};
+use aipass_mcp::server::{AipassServer, ServerOptions, serve_stdio};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
@@ -147,28 +146,19 @@ fn run_server(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let preferences =
-        match ModelPreferences::parse(settings.default_models.as_deref().unwrap_or("")) {
-            Ok(preferences) => preferences,
-            Err(e) => {
-                eprintln!("error: invalid value for AIPASS_DEFAULT_MODELS: {e}");
-                return ExitCode::from(2);
-            }
-        };
+    let mut options = match ServerOptions::from_settings(&settings) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     // AIPASS_API_KEY or AIPASS_ACCESS_TOKEN when set, else sign-in on first use (no I/O until a
     // call needs it).
     let source = auth::token_source(&settings);
+    options.sign_in = source.session().cloned();
     let api_settings = ApiSettings::from_settings(&settings, source.is_api_key());
-    let api = ApiClient::new(api_settings, source.provider());
-    let mut server = AipassServer::new(api, settings.default_output_dir())
-        .with_model_preferences(preferences)
-        .with_preview_budget(settings.preview_budget())
-        .with_local_urls(settings.allow_local_urls.clone())
-        .with_allowed_dirs(settings.allowed_dirs())
-        .with_ui(settings.ui == aipass_mcp::config::UiMode::Auto);
-    if let Some(session) = source.session() {
-        server = server.with_sign_in(session);
-    }
+    let server = AipassServer::new(ApiClient::new(api_settings, source.provider()), options);
     match runtime.block_on(serve_stdio(server)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

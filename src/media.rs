@@ -395,7 +395,7 @@ fn save_blocking(
         )))
     })?;
     let path = std::fs::canonicalize(&target).unwrap_or(target);
-    crate::ui::files::remember(&path, mime_type);
+    crate::written_files::remember(&path, mime_type);
     Ok(OutputFile {
         path: path.to_string_lossy().into_owned(),
         mime_type: mime_type.to_string(),

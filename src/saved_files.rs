@@ -33,7 +33,7 @@ impl CallFiles {
         let mut record = self.lock();
         record.closed = true;
         for path in record.paths.drain(..) {
-            crate::ui::files::forget(&path);
+            crate::written_files::forget(&path);
             if let Err(e) = std::fs::remove_file(&path) {
                 tracing::warn!(path = %path.display(), "could not remove a file of a failed call: {e}");
             }

@@ -21,10 +21,11 @@ use tokio::sync::{Mutex, watch};
 use crate::api::ApiClient;
 use crate::api::types::UsageSummary;
 use crate::auth::session::{AuthSession, SignInStatus};
+use crate::config::{Settings, UiMode};
 use crate::fetch::InputFetcher;
 use crate::line_cap::{LineCap, MAX_MESSAGE_BYTES, TOO_LARGE_METHOD};
 use crate::media::OutputFile;
-use crate::models::ModelCatalog;
+use crate::models::{ModelCatalog, ModelPreferences};
 use crate::net_policy::{LocalUrls, UrlPolicy};
 use crate::transport::TolerantTransport;
 
@@ -80,78 +81,88 @@ pub struct AipassServer {
     pub(crate) state: Arc<AppState>,
 }
 
+/// How one server is set up: everything it reads from the settings, plus the sign-in session
+/// when this process signs users in itself. Given whole to [`AipassServer::new`], so nothing can
+/// be changed after the server is shared.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Default folder for generated files.
+    pub output_dir: PathBuf,
+    /// The user's default models (AIPASS_DEFAULT_MODELS), tried before the built-in order.
+    pub model_preferences: ModelPreferences,
+    /// Inline preview bytes per result (AIPASS_INLINE, AIPASS_INLINE_BUDGET); 0 = none.
+    pub preview_budget: usize,
+    /// Which local or private addresses input URLs may reach (AIPASS_ALLOW_LOCAL_URLS).
+    pub local_urls: LocalUrls,
+    /// Folders every call may use besides the client's roots (AIPASS_ALLOWED_DIRS).
+    pub allowed_dirs: Vec<PathBuf>,
+    /// Whether hosts that declare MCP Apps get the media view (AIPASS_UI).
+    pub ui: bool,
+    /// The sign-in session: progress messages show its URL while a call waits for the user, and
+    /// the client's sign-in prompt (URL elicitation) replaces the browser it would open.
+    pub sign_in: Option<Arc<AuthSession>>,
+}
+
+impl ServerOptions {
+    /// The defaults: files in `output_dir`, built-in model order, previews on, nothing local,
+    /// the view offered, no sign-in session.
+    pub fn new(output_dir: PathBuf) -> Self {
+        ServerOptions {
+            output_dir,
+            model_preferences: ModelPreferences::default(),
+            preview_budget: DEFAULT_PREVIEW_BUDGET,
+            local_urls: LocalUrls::Refused,
+            allowed_dirs: Vec::new(),
+            ui: true,
+            sign_in: None,
+        }
+    }
+
+    /// Everything the settings say; an invalid AIPASS_DEFAULT_MODELS is an error naming it.
+    pub fn from_settings(settings: &Settings) -> Result<Self, String> {
+        let model_preferences =
+            ModelPreferences::parse(settings.default_models.as_deref().unwrap_or(""))
+                .map_err(|e| format!("invalid value for AIPASS_DEFAULT_MODELS: {e}"))?;
+        Ok(ServerOptions {
+            model_preferences,
+            preview_budget: settings.preview_budget(),
+            local_urls: settings.allow_local_urls.clone(),
+            allowed_dirs: settings.allowed_dirs(),
+            ui: settings.ui == UiMode::Auto,
+            ..ServerOptions::new(settings.default_output_dir())
+        })
+    }
+}
+
 impl AipassServer {
-    pub fn new(api: ApiClient, output_dir: PathBuf) -> Self {
+    pub fn new(api: ApiClient, options: ServerOptions) -> Self {
+        let ServerOptions {
+            output_dir,
+            model_preferences,
+            preview_budget,
+            local_urls,
+            allowed_dirs,
+            ui,
+            sign_in,
+        } = options;
+        let mut always_allowed = vec![output_dir.clone()];
+        always_allowed.extend(allowed_dirs);
         let state = AppState {
-            models: ModelCatalog::new(api.clone()),
-            fetcher: fetcher_for(&api, LocalUrls::Refused),
+            models: ModelCatalog::with_preferences(api.clone(), model_preferences),
+            fetcher: fetcher_for(&api, local_urls),
             api,
-            always_allowed: Arc::new(vec![output_dir.clone()]),
+            always_allowed: Arc::new(always_allowed),
             output_dir,
             balance: Mutex::new(None),
             videos: Mutex::default(),
-            preview_budget: DEFAULT_PREVIEW_BUDGET,
-            sign_in: None,
-            sign_in_session: None,
-            ui: true,
+            preview_budget,
+            sign_in: sign_in.as_ref().map(|session| session.sign_in_status()),
+            sign_in_session: sign_in,
+            ui,
         };
         Self {
             state: Arc::new(state),
         }
-    }
-
-    /// Puts the user's default models (AIPASS_DEFAULT_MODELS) before the built-in order.
-    pub fn with_model_preferences(mut self, preferences: crate::models::ModelPreferences) -> Self {
-        if let Some(state) = Arc::get_mut(&mut self.state) {
-            state.models = ModelCatalog::with_preferences(state.api.clone(), preferences);
-        }
-        self
-    }
-
-    /// Sets the inline preview budget (AIPASS_INLINE, AIPASS_INLINE_BUDGET). Call before serving.
-    pub fn with_preview_budget(mut self, bytes: usize) -> Self {
-        if let Some(state) = Arc::get_mut(&mut self.state) {
-            state.preview_budget = bytes;
-        }
-        self
-    }
-
-    /// Adds folders every call may use even when the client's roots do not include them
-    /// (AIPASS_ALLOWED_DIRS).
-    pub fn with_allowed_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
-        if let Some(state) = Arc::get_mut(&mut self.state) {
-            let mut all = vec![state.output_dir.clone()];
-            all.extend(dirs);
-            state.always_allowed = Arc::new(all);
-        }
-        self
-    }
-
-    /// Lets input URLs reach local or private addresses (AIPASS_ALLOW_LOCAL_URLS).
-    pub fn with_local_urls(mut self, local: LocalUrls) -> Self {
-        if let Some(state) = Arc::get_mut(&mut self.state) {
-            state.fetcher = fetcher_for(&state.api, local);
-        }
-        self
-    }
-
-    /// Lets progress messages show the sign-in URL while a call waits for the user, and the
-    /// client's sign-in prompt (URL elicitation) replace the browser the session would open.
-    pub fn with_sign_in(mut self, session: &Arc<AuthSession>) -> Self {
-        if let Some(state) = Arc::get_mut(&mut self.state) {
-            state.sign_in = Some(session.sign_in_status());
-            state.sign_in_session = Some(session.clone());
-        }
-        self
-    }
-
-    /// Offers the MCP Apps view to hosts that declare it (`true`, the default) or to none
-    /// (AIPASS_UI=off).
-    pub fn with_ui(mut self, on: bool) -> Self {
-        if let Some(state) = Arc::get_mut(&mut self.state) {
-            state.ui = on;
-        }
-        self
     }
 
     /// Whether this request comes from a host that shows the view (see `ui`).
@@ -170,9 +181,10 @@ impl AipassServer {
             + Self::account_router()
     }
 
-    /// The tool catalogue exactly as `tools/list` returns it, in a stable order.
+    /// The tool catalogue exactly as `tools/list` returns it to a host without MCP Apps, in a
+    /// stable order.
     pub fn catalogue() -> Vec<Tool> {
-        crate::catalogue::router().list_all()
+        crate::ui::for_host(crate::catalogue::router().list_all(), false)
     }
 }
 
@@ -238,10 +250,10 @@ impl ServerHandler for AipassServer {
         let supports_cache_hints = context
             .protocol_version()
             .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
-        let mut tools = crate::catalogue::router().list_all();
-        if self.shows_views(&context) {
-            tools = crate::ui::with_view(tools);
-        }
+        let tools = crate::ui::for_host(
+            crate::catalogue::router().list_all(),
+            self.shows_views(&context),
+        );
         Ok(ListToolsResult {
             result_type: Some(ResultType::COMPLETE),
             tools,

@@ -60,6 +60,7 @@ impl AipassServer {
         description = "Show the AI Pass budget: spent, total and remaining, in USD. Cached for 5 minutes unless refresh is true. Free.",
         input_schema = input_schema::<BalanceArgs>(),
         output_schema = output_schema::<BalanceOutput>(),
+        meta = crate::ui::shown_in_view(),
         annotations(title = "Budget and balance", read_only_hint = true, open_world_hint = true)
     )]
     async fn balance(&self, call: Call) -> CallToolResult {

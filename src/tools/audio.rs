@@ -117,6 +117,7 @@ impl AipassServer {
         description = "Turn text into speech with an AI Pass voice model and save it as an audio file (mp3 by default). Returns the absolute path (files[].path). Spends AI Pass budget.",
         input_schema = input_schema::<SpeakArgs>(),
         output_schema = output_schema::<SpeakOutput>(),
+        meta = crate::ui::shown_in_view(),
         annotations(title = "Text to speech", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn speak(&self, call: Call) -> CallToolResult {

@@ -85,6 +85,7 @@ impl AipassServer {
         description = "Create images from a text prompt with any AI Pass image model and save them as files. Returns the absolute paths (files[].path). Spends AI Pass budget.",
         input_schema = input_schema::<GenerateImageArgs>(),
         output_schema = output_schema::<ImagesOutput>(),
+        meta = crate::ui::shown_in_view(),
         annotations(title = "Generate images", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn generate_image(&self, call: Call) -> CallToolResult {
@@ -96,6 +97,7 @@ impl AipassServer {
         description = "Edit one or more images with a prompt (e.g. change a style, combine a subject with a reference) and save the results as files. Returns the absolute paths (files[].path). Spends AI Pass budget.",
         input_schema = input_schema::<EditImageArgs>(),
         output_schema = output_schema::<ImagesOutput>(),
+        meta = crate::ui::shown_in_view(),
         annotations(title = "Edit images", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn edit_image(&self, call: Call) -> CallToolResult {
@@ -107,6 +109,7 @@ impl AipassServer {
         description = "Make variations of one image and save them as files. Returns the absolute paths (files[].path). Spends AI Pass budget.",
         input_schema = input_schema::<VaryImageArgs>(),
         output_schema = output_schema::<ImagesOutput>(),
+        meta = crate::ui::shown_in_view(),
         annotations(title = "Image variations", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn vary_image(&self, call: Call) -> CallToolResult {

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 
 use crate::media::OutputFile;
 
-pub use crate::error::{ErrorCode, ToolError, ToolResult};
+pub use crate::error::{ToolError, ToolResult};
 
 /// Turns the arguments object into `T`, reporting any mismatch as `invalid_input`
 /// (a tool result the agent can correct, not a protocol error).

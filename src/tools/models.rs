@@ -137,6 +137,7 @@ impl AipassServer {
         description = "List the AI models this AI Pass account can use now, each with its capability (chat, image, image_edit, tts, transcription, embedding, video, other) and the catalogue's type, methods and capabilities. Filter by these or by id text; `id` shows one model. Free.",
         input_schema = input_schema::<ListModelsArgs>(),
         output_schema = output_schema::<ListModelsOutput>(),
+        meta = crate::ui::shown_in_view(),
         annotations(title = "List AI models", read_only_hint = true, open_world_hint = true)
     )]
     async fn list_models(&self, call: Call) -> CallToolResult {

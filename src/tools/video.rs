@@ -93,6 +93,7 @@ impl AipassServer {
         description = "Start a video from a prompt and wait up to wait_seconds (default 45). Completed: the mp4 is saved and its path returned. Still running: status pending with video_id; call get_video later. Spends AI Pass budget.",
         input_schema = input_schema::<GenerateVideoArgs>(),
         output_schema = output_schema::<VideoOutput>(),
+        meta = crate::ui::shown_in_view(),
         annotations(title = "Generate a video", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn generate_video(&self, call: Call) -> CallToolResult {
@@ -104,6 +105,7 @@ impl AipassServer {
         description = "Check a video job by video_id (optionally waiting up to wait_seconds); once completed, the mp4 is saved once and its path returned. Free.",
         input_schema = input_schema::<GetVideoArgs>(),
         output_schema = output_schema::<VideoOutput>(),
+        meta = crate::ui::shown_in_view(),
         annotations(title = "Get a video job", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn get_video(&self, call: Call) -> CallToolResult {
@@ -115,6 +117,7 @@ impl AipassServer {
         description = "Make a new video from a finished one (video_id) with a prompt describing the change; waits like generate_video. Spends AI Pass budget.",
         input_schema = input_schema::<RemixVideoArgs>(),
         output_schema = output_schema::<VideoOutput>(),
+        meta = crate::ui::shown_in_view(),
         annotations(title = "Remix a video", read_only_hint = false, destructive_hint = false, open_world_hint = true)
     )]
     async fn remix_video(&self, call: Call) -> CallToolResult {

@@ -1,11 +1,9 @@
-//! The files this server wrote in this process, offered to the view as resources under their
-//! `file://` URIs (the ones in the results' resource links). Only a URI recorded here is ever
-//! read, only while it is still a regular file, and only up to [`MAX_FILE_BYTES`].
+//! The files this server wrote in this process (`written_files`), offered to the view as
+//! resources under their `file://` URIs. Only a recorded URI is ever read, only while it is
+//! still a regular file, and only up to [`MAX_FILE_BYTES`].
 
-use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -13,57 +11,20 @@ use rmcp::ErrorData;
 use rmcp::model::{ReadResourceResult, Resource, ResourceContents};
 use serde_json::json;
 
+use crate::written_files::{self, WrittenFile};
+
 /// Largest file handed to the view in one read (about 21 MB of base64 in one message).
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// A file the server wrote: where it is and what it holds.
-struct Written {
-    path: PathBuf,
-    mime_type: String,
-}
-
-/// URI → file, for this process (one stdio connection).
-static WRITTEN: Mutex<BTreeMap<String, Written>> = Mutex::new(BTreeMap::new());
-
-/// The `file://` URI of a path, as the results' resource links spell it.
-pub fn uri_of(path: &Path) -> Option<String> {
-    url::Url::from_file_path(path).ok().map(String::from)
-}
-
-/// Records a file the server has just written (called by the save path).
-pub fn remember(path: &Path, mime_type: &str) {
-    let Some(uri) = uri_of(path) else { return };
-    let written = Written {
-        path: path.to_path_buf(),
-        mime_type: mime_type.to_string(),
-    };
-    WRITTEN
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(uri, written);
-}
-
-/// Drops a file of a failed call before it is removed, so nothing later at that path is served.
-pub fn forget(path: &Path) {
-    let canonical = std::fs::canonicalize(path).ok();
-    let mut written = WRITTEN.lock().unwrap_or_else(PoisonError::into_inner);
-    for spelling in std::iter::once(path).chain(canonical.as_deref()) {
-        if let Some(uri) = uri_of(spelling) {
-            written.remove(&uri);
-        }
-    }
-}
-
 /// The recorded files that still exist, as resources.
 pub fn listed() -> Vec<Resource> {
-    let written = WRITTEN.lock().unwrap_or_else(PoisonError::into_inner);
-    written
-        .iter()
+    written_files::all()
+        .into_iter()
         .filter_map(|(uri, file)| {
             let size = regular_file_size(&file.path)?;
             let name = file.path.file_name()?.to_string_lossy().into_owned();
             Some(
-                Resource::new(uri.clone(), name)
+                Resource::new(uri, name)
                     .with_mime_type(file.mime_type.clone())
                     .with_size(size),
             )
@@ -73,11 +34,7 @@ pub fn listed() -> Vec<Resource> {
 
 /// `resources/read` of a recorded file: its bytes as a base64 blob.
 pub fn read(uri: &str) -> Result<ReadResourceResult, ErrorData> {
-    let (path, mime_type) = {
-        let written = WRITTEN.lock().unwrap_or_else(PoisonError::into_inner);
-        let file = written.get(uri).ok_or_else(|| not_found(uri))?;
-        (file.path.clone(), file.mime_type.clone())
-    };
+    let WrittenFile { path, mime_type } = written_files::get(uri).ok_or_else(|| not_found(uri))?;
     let size = regular_file_size(&path).ok_or_else(|| not_found(uri))?;
     if size > MAX_FILE_BYTES {
         return Err(ErrorData::invalid_params(
@@ -120,6 +77,7 @@ fn not_found(uri: &str) -> ErrorData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::written_files::{forget, remember, uri_of};
 
     #[test]
     fn only_recorded_existing_regular_files_are_read() {

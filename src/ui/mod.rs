@@ -20,20 +20,6 @@ pub const VIEW_MIME: &str = "text/html;profile=mcp-app";
 /// The view: one self-contained file, no network.
 pub const VIEW_HTML: &str = include_str!("media.html");
 
-/// Tools whose results the view shows: the media ones, and the model list and balance as
-/// compact tables. The others keep plain results.
-pub const VIEW_TOOLS: [&str; 9] = [
-    "list_models",
-    "balance",
-    "generate_image",
-    "edit_image",
-    "vary_image",
-    "speak",
-    "generate_video",
-    "get_video",
-    "remix_video",
-];
-
 /// Whether a client with these capabilities renders MCP Apps views of our type.
 pub fn host_shows_views(capabilities: Option<&ClientCapabilities>) -> bool {
     let Some(ui) = capabilities
@@ -50,21 +36,42 @@ pub fn host_shows_views(capabilities: Option<&ClientCapabilities>) -> bool {
     }
 }
 
-/// The catalogue for a host that shows views: the media tools point at the view, visible to
-/// the model and callable by the view (the refresh button calls `get_video`).
-pub fn with_view(mut tools: Vec<Tool>) -> Vec<Tool> {
-    for tool in tools
-        .iter_mut()
-        .filter(|t| VIEW_TOOLS.contains(&t.name.as_ref()))
-    {
-        let mut meta = tool.meta.take().unwrap_or_default();
-        meta.0.insert(
-            "ui".into(),
-            json!({"resourceUri": VIEW_URI, "visibility": ["model", "app"]}),
-        );
-        // The flat key older hosts read (the SDK's registerAppTool sets both).
-        meta.0.insert("ui/resourceUri".into(), json!(VIEW_URI));
-        tool.meta = Some(meta);
+/// The `_meta` of a tool whose results the view shows (the media tools, and the model list and
+/// balance as compact tables): written in that tool's own `#[tool(meta = …)]`, so the fact lives
+/// beside its name. It points at the view, visible to the model and callable by the view (the
+/// refresh button calls `get_video`), with the flat key older hosts read (the SDK's
+/// registerAppTool sets both).
+pub fn shown_in_view() -> MetaObject {
+    let mut meta = MetaObject::default();
+    meta.0.insert(
+        "ui".into(),
+        json!({"resourceUri": VIEW_URI, "visibility": ["model", "app"]}),
+    );
+    meta.0.insert("ui/resourceUri".into(), json!(VIEW_URI));
+    meta
+}
+
+/// Whether the view shows this tool's results (its catalogue entry carries [`shown_in_view`]).
+pub fn shows_results_of(tool: &Tool) -> bool {
+    tool.meta
+        .as_ref()
+        .is_some_and(|meta| meta.0.contains_key("ui/resourceUri"))
+}
+
+/// The catalogue as a host sees it: unchanged for one that shows views; for every other host,
+/// without the view's keys, so its catalogue is exactly what it was before MCP Apps.
+pub fn for_host(mut tools: Vec<Tool>, shows_views: bool) -> Vec<Tool> {
+    if shows_views {
+        return tools;
+    }
+    for tool in &mut tools {
+        if let Some(meta) = tool.meta.as_mut() {
+            meta.0.remove("ui");
+            meta.0.remove("ui/resourceUri");
+            if meta.0.is_empty() {
+                tool.meta = None;
+            }
+        }
     }
     tools
 }

@@ -20,6 +20,16 @@ pub fn paid_tools() -> Vec<String> {
         .collect()
 }
 
+/// The tools whose results the MCP Apps view shows, as each tool's own metadata states it.
+pub fn view_tools() -> Vec<String> {
+    aipass_mcp::catalogue::router()
+        .list_all()
+        .into_iter()
+        .filter(aipass_mcp::ui::shows_results_of)
+        .map(|tool| tool.name.into_owned())
+        .collect()
+}
+
 /// The stable error codes a failed tool result starts with (`<code>: <message>`): the library's.
 pub use aipass_mcp::error::ErrorCode;
 
