@@ -9,12 +9,28 @@ use rmcp::model::Tool;
 use serde_json::Value;
 
 use crate::error::ErrorCode;
-use crate::server::AipassServer;
+use crate::state::AipassServer;
 
 /// The combined tool router, built at the first `tools/list` or `tools/call`, then shared.
 pub fn router() -> &'static ToolRouter<AipassServer> {
     static ROUTER: OnceLock<ToolRouter<AipassServer>> = OnceLock::new();
-    ROUTER.get_or_init(AipassServer::router)
+    ROUTER.get_or_init(|| {
+        AipassServer::models_router()
+            + AipassServer::chat_router()
+            + AipassServer::images_router()
+            + AipassServer::audio_router()
+            + AipassServer::embeddings_router()
+            + AipassServer::video_router()
+            + AipassServer::account_router()
+    })
+}
+
+impl AipassServer {
+    /// The tool catalogue exactly as `tools/list` returns it to a host without MCP Apps, in a
+    /// stable order.
+    pub fn catalogue() -> Vec<Tool> {
+        crate::ui::for_host(router().list_all(), false)
+    }
 }
 
 /// How a paid tool's description ends; the one place a tool states that it spends budget.
@@ -152,7 +168,7 @@ mod tests {
     /// Every tool states its cost once, at the end of its description.
     #[test]
     fn every_description_ends_with_its_cost() {
-        for tool in crate::server::AipassServer::catalogue() {
+        for tool in AipassServer::catalogue() {
             let description = tool.description.as_deref().unwrap_or_default();
             assert!(
                 description.ends_with(SPENDS_BUDGET) || description.ends_with(FREE),

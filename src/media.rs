@@ -263,10 +263,10 @@ pub fn shrink_for_vision(media: InputMedia) -> ToolResult<InputMedia> {
     let mut long_side = image.width().max(image.height()).min(2048);
     // Shrunk once with integer area averaging (no float image of the full width), then each
     // pass shrinks the previous, already small picture.
-    let mut scaled = crate::preview::fit_rgb8(image, long_side);
+    let mut scaled = crate::downscale::fit_rgb8(image, long_side);
     loop {
         if scaled.width().max(scaled.height()) > long_side {
-            scaled = crate::preview::shrink_rgb8(&scaled, long_side);
+            scaled = crate::downscale::shrink_rgb8(&scaled, long_side);
         }
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82)

@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rmcp::model::ContentBlock;
 
+use crate::downscale::{fit_rgb8, shrink_rgb8};
 use crate::media::OutputFile;
 
 /// Longest side of an image preview (what vision models look at anyway).
@@ -55,24 +56,6 @@ fn preview_of(path: &str, max_base64: usize) -> Option<String> {
         side = side * 3 / 4;
     }
     None
-}
-
-/// `image` as 8-bit RGB whose longest side is at most `side` (aspect ratio kept), without a
-/// float intermediate: `thumbnail` averages whole source pixels into each output pixel in the
-/// image's own pixel type, and the full-size original is dropped as soon as it is shrunk.
-pub(crate) fn fit_rgb8(image: image::DynamicImage, side: u32) -> image::RgbImage {
-    if image.width().max(image.height()) <= side {
-        return image.into_rgb8();
-    }
-    image.thumbnail(side, side).into_rgb8()
-}
-
-/// An already small RGB picture shrunk so that its longest side is `side` (aspect ratio kept).
-pub(crate) fn shrink_rgb8(image: &image::RgbImage, side: u32) -> image::RgbImage {
-    let (width, height) = image.dimensions();
-    let long = width.max(height).max(1);
-    let scale = |n: u32| ((u64::from(n) * u64::from(side) / u64::from(long)) as u32).max(1);
-    image::imageops::thumbnail(image, scale(width), scale(height))
 }
 
 /// An `audio` block when the file is small enough to inline within `budget`.

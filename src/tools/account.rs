@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::call::{Call, CallScope};
 use super::{ToolError, ToolResult, args, input_schema, output_schema, success};
 use crate::api::ApiError;
-use crate::server::AipassServer;
+use crate::state::AipassServer;
 
 /// How long a balance is shown without asking the API again.
 pub const BALANCE_TTL: Duration = Duration::from_secs(300);

@@ -14,7 +14,7 @@ use crate::api::types::{SpeechRequest, TranscriptionRequest};
 use crate::media::{self, OutputFile};
 use crate::models::Capability;
 use crate::preview;
-use crate::server::AipassServer;
+use crate::state::AipassServer;
 
 /// Longest text one speech request takes (the usual upstream limit).
 const MAX_SPEECH_CHARS: usize = 4096;

@@ -15,9 +15,10 @@ use rmcp::{ErrorData, RoleServer};
 use serde::de::DeserializeOwned;
 
 use super::parse_args;
+pub use super::progress::CallScope;
 use super::progress::{Activity, Progress, supervise};
 use crate::error::{ErrorCode, ToolError, ToolResult};
-use crate::server::AipassServer;
+use crate::state::AipassServer;
 
 /// One tool call as it arrives: the request, the called tool's name and its raw arguments.
 /// Every `#[tool]` method takes this and hands it to [`AipassServer::run`].
@@ -37,15 +38,6 @@ impl FromContextPart<ToolCallContext<'_, AipassServer>> for Call {
             arguments: context.arguments.take().unwrap_or_default(),
         })
     }
-}
-
-/// What a tool body may use of its call: the request (cancellation), its progress reporter
-/// (shared with the ticks, so steps keep increasing) and its activity (streamed characters).
-#[derive(Clone)]
-pub struct CallScope {
-    pub context: RequestContext<RoleServer>,
-    pub progress: Progress,
-    pub activity: Arc<Activity>,
 }
 
 impl AipassServer {

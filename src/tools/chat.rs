@@ -10,7 +10,7 @@ use super::{ToolError, ToolResult, args, input_schema, output_schema, success};
 use crate::api::types::{ChatMessage, ChatRequest, ContentPart, ImageUrl, MessageContent, Usage};
 use crate::media::{self, VISION_MIME_TYPES};
 use crate::models::{Capability, Need};
-use crate::server::AipassServer;
+use crate::state::AipassServer;
 
 /// Images one chat call may attach.
 const MAX_IMAGES: usize = 16;

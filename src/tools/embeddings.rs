@@ -12,7 +12,7 @@ use super::{ToolError, ToolResult, file_link, input_schema, output_schema, succe
 use crate::api::types::{EmbeddingInput, EmbeddingRequest};
 use crate::media::{self, OutputFile};
 use crate::models::Capability;
-use crate::server::AipassServer;
+use crate::state::AipassServer;
 
 /// Texts one call may embed.
 const MAX_INPUTS: usize = 2048;

@@ -17,7 +17,7 @@ use crate::media::LENIENT_BASE64;
 use crate::media::{self, OutputFile, VISION_MIME_TYPES};
 use crate::models::{Capability, Need};
 use crate::preview;
-use crate::server::AipassServer;
+use crate::state::AipassServer;
 
 /// Images one call may ask for or send.
 const MAX_IMAGES: u32 = 10;

@@ -9,7 +9,7 @@ use super::call::{Call, CallScope};
 use super::{ToolResult, input_schema, output_schema, success};
 use crate::api::Model;
 use crate::models::{Capability, kinds, primary_kind};
-use crate::server::AipassServer;
+use crate::state::AipassServer;
 
 #[derive(Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]

@@ -11,12 +11,20 @@ use rmcp::RoleServer;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 
-use super::call::CallScope;
 use super::sign_in;
 use crate::auth::session::SignInStatus;
 use crate::error::{ErrorCode, ToolError, ToolResult};
 use crate::{file_scope, media, saved_files};
 use tokio::sync::watch;
+
+/// What a tool body may use of its call: the request (cancellation), its progress reporter
+/// (shared with the ticks, so steps keep increasing) and its activity (streamed characters).
+#[derive(Clone)]
+pub struct CallScope {
+    pub context: RequestContext<RoleServer>,
+    pub progress: Progress,
+    pub activity: Arc<Activity>,
+}
 
 /// Reports increasing progress with a human message to the client that asked for it. Clones
 /// share one step count, so the call's ticks and its tool's own reports keep increasing.

@@ -16,7 +16,7 @@ use super::{ToolError, ToolResult, args, file_link, input_schema, output_schema,
 use crate::api::types::{VideoJob, VideoRequest, VideoState};
 use crate::media::{self, OutputFile};
 use crate::models::Capability;
-use crate::server::AipassServer;
+use crate::state::AipassServer;
 
 /// How long a call waits for a job by default, and at most: hosts cancel calls at about 60 s.
 const DEFAULT_WAIT: Duration = Duration::from_secs(45);
