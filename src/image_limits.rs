@@ -27,6 +27,14 @@ pub fn decode(bytes: &[u8]) -> ImageResult<DynamicImage> {
     reader.decode()
 }
 
+/// Decodes an image file (format from its magic number) within [`limits`], read through a
+/// small buffer: the file's bytes are never all in memory beside its pixels.
+pub fn decode_file(path: &std::path::Path) -> ImageResult<DynamicImage> {
+    let mut reader = ImageReader::open(path)?.with_guessed_format()?;
+    reader.limits(limits());
+    reader.decode()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -337,12 +337,13 @@ const NAME_ATTEMPTS: u32 = 10_000;
 /// file in the same folder first, then moved into place without replacing anything, so no
 /// reader sees a half-written file and no file is overwritten. Inside a tool call the file is
 /// recorded, and removed again if the call fails or is cancelled (see [`crate::saved_files`]).
+/// `bytes` is anything that owns them (a `Vec`, or a slice of a shared answer as `Bytes`).
 pub async fn save_new_file(
     dir: &Path,
     base: &str,
     extension: &str,
     mime_type: &str,
-    bytes: Vec<u8>,
+    bytes: impl AsRef<[u8]> + Send + 'static,
 ) -> ToolResult<OutputFile> {
     let dir = dir.to_path_buf();
     let base = base.to_string();
@@ -350,7 +351,7 @@ pub async fn save_new_file(
     let mime = mime_type.to_string();
     let ticket = SaveTicket::current();
     tokio::task::spawn_blocking(move || {
-        save_blocking(&dir, &base, &extension, &mime, &bytes, &ticket)
+        save_blocking(&dir, &base, &extension, &mime, bytes.as_ref(), &ticket)
     })
     .await
     .map_err(|e| ToolError::invalid_input(format!("writing the output failed: {e}")))?

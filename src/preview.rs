@@ -38,7 +38,7 @@ pub fn image_previews(files: &[OutputFile], budget: usize) -> Vec<ContentBlock> 
 /// shrinks the previous (already small) picture with integer area averaging on 8-bit pixels,
 /// so no float copy of the full-size image is ever made and the original is dropped early.
 fn preview_of(path: &str, max_base64: usize) -> Option<String> {
-    let image = crate::image_limits::decode(&std::fs::read(path).ok()?).ok()?;
+    let image = crate::image_limits::decode_file(std::path::Path::new(path)).ok()?;
     let mut side = image.width().max(image.height()).min(MAX_PREVIEW_SIDE);
     let mut scaled = fit_rgb8(image, side);
     while side >= MIN_PREVIEW_SIDE {

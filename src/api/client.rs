@@ -9,7 +9,7 @@ use url::Url;
 use super::call::{Call, Endpoint, Expect, Root};
 use super::error::{self, ApiError};
 use super::multipart;
-use super::send::{ApiClient, content_type, is_json, parse_json};
+use super::send::{ApiClient, content_type, invalid_json, is_json, parse_json};
 use super::sse;
 use super::types::{
     self, Binary, ChatCompletionWire, ChatWire, ModelList, RemixWire, StreamOptions, UsageEnvelope,
@@ -145,7 +145,7 @@ impl ApiClient {
         req: &types::ImageGenerationRequest,
     ) -> Result<types::ImagesResponse, ApiError> {
         let call = self.call(&GENERATE_IMAGES, &[], &[])?.json(req)?;
-        self.json_of(&call).await
+        self.images_of(&call).await
     }
 
     /// `POST /v1/images/edits` (multipart, one `image` part per input).
@@ -157,7 +157,7 @@ impl ApiClient {
         // Build once up front so a bad upload fails before any token or network work.
         multipart::edit_form(&req)?;
         let build = || multipart::edit_form(&req);
-        self.json_of(&call.multipart(&build)).await
+        self.images_of(&call.multipart(&build)).await
     }
 
     /// `POST /v1/images/variations` (multipart).
@@ -168,7 +168,13 @@ impl ApiClient {
         let call = self.call(&IMAGE_VARIATIONS, &[], &[])?;
         multipart::variation_form(&req)?;
         let build = || multipart::variation_form(&req);
-        self.json_of(&call.multipart(&build)).await
+        self.images_of(&call.multipart(&build)).await
+    }
+
+    /// An image answer, its body kept (not copied) for decoding its base64 in place.
+    async fn images_of(&self, call: &Call<'_>) -> Result<types::ImagesResponse, ApiError> {
+        let (body, _) = self.fetch(call).await?;
+        types::ImagesResponse::from_body(body).map_err(|e| invalid_json(&e, call))
     }
 
     /// `POST /v1/audio/speech`: the audio bytes.

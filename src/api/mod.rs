@@ -3,6 +3,7 @@
 mod call;
 pub mod client;
 pub mod error;
+mod images;
 mod lenient;
 mod multipart;
 mod send;

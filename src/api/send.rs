@@ -165,7 +165,10 @@ impl ApiClient {
 
     /// Sends the call and reads the whole successful body. A GET whose body broke off is
     /// retried like one whose connection failed.
-    async fn fetch(&self, call: &Call<'_>) -> Result<(Vec<u8>, Option<String>), ApiError> {
+    pub(super) async fn fetch(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(Vec<u8>, Option<String>), ApiError> {
         let mut retries = 0;
         loop {
             let resp = self.execute(call, &mut retries).await?;
@@ -543,7 +546,11 @@ fn short_ct(content_type: &str) -> String {
 }
 
 pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8], call: &Call<'_>) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::InvalidResponse {
+    serde_json::from_slice(body).map_err(|e| invalid_json(&e, call))
+}
+
+pub(super) fn invalid_json(e: &serde_json::Error, call: &Call<'_>) -> ApiError {
+    ApiError::InvalidResponse {
         // serde's message names the line and column, not the body, so it stays short.
         message: format!(
             "the answer of {} was not the expected JSON ({})",
@@ -551,7 +558,7 @@ pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8], call: &Call<'_>) -> R
             error::truncate(&e.to_string())
         ),
         maybe_charged: call.paid,
-    })
+    }
 }
 
 /// Capped exponential backoff with jitter (so many clients do not retry in step).

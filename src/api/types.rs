@@ -6,6 +6,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::lenient;
@@ -324,7 +325,68 @@ pub struct EmbeddingResponse {
 pub struct Embedding {
     #[serde(default)]
     pub index: usize,
-    pub embedding: Vec<f32>,
+    pub embedding: Vector,
+}
+
+/// One embedding vector, kept as the JSON text the API sent: its numbers are neither parsed
+/// nor printed again on their way to the file (that was most of an `embed` call's CPU time).
+/// On arrival it is checked to be a flat array of numbers, and its length counted.
+#[derive(Clone, Debug)]
+pub struct Vector {
+    raw: Box<RawValue>,
+    len: usize,
+}
+
+impl Vector {
+    /// How many numbers.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The array as the API wrote it, e.g. `[0.1,-0.2]`.
+    pub fn json(&self) -> &str {
+        self.raw.get()
+    }
+}
+
+impl PartialEq for Vector {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
+impl Serialize for Vector {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Vector {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let len = count_numbers(raw.get())
+            .ok_or_else(|| serde::de::Error::custom("an embedding must be an array of numbers"))?;
+        Ok(Vector { raw, len })
+    }
+}
+
+/// The length of a JSON array of numbers, or None for anything else. The text is valid JSON
+/// already, so an array whose bytes are only digits, signs, points, exponents, commas and
+/// spaces holds numbers only, one more than its commas.
+fn count_numbers(json: &str) -> Option<usize> {
+    let inner = json.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let numeric = |b: u8| b.is_ascii_digit() || b.is_ascii_whitespace() || b"-+.eE,".contains(&b);
+    if !inner.bytes().all(numeric) {
+        return None;
+    }
+    if inner.trim().is_empty() {
+        return Some(0);
+    }
+    Some(inner.bytes().filter(|&b| b == b',').count() + 1)
 }
 
 // ---------- images ----------
@@ -362,24 +424,8 @@ pub struct ImageVariationRequest {
     pub response_format: Option<String>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct ImagesResponse {
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub created: Option<i64>,
-    #[serde(default)]
-    pub data: Vec<ImageDatum>,
-}
-
-/// One image: models answer with a `url`, a `b64_json`, or both.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct ImageDatum {
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub b64_json: Option<String>,
-    #[serde(default)]
-    pub revised_prompt: Option<String>,
-}
+/// Image answers keep their body, so that their base64 is decoded in place: see `images.rs`.
+pub use super::images::{Base64Text, ImageDatum, ImageSource, ImagesResponse};
 
 // ---------- audio ----------
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::call::{Call, CallScope};
 use super::{ToolError, ToolResult, file_link, input_schema, output_schema, success};
-use crate::api::types::{EmbeddingInput, EmbeddingRequest};
+use crate::api::types::{EmbeddingInput, EmbeddingRequest, Vector};
 use crate::media::{self, OutputFile};
 use crate::models::Capability;
 use crate::state::AipassServer;
@@ -47,13 +47,13 @@ pub struct EmbedOutput {
     pub files: Vec<OutputFile>,
 }
 
-/// What the JSON file holds.
+/// What the JSON file holds. The vectors are spliced in as the API wrote them.
 #[derive(Serialize)]
 struct EmbeddingsFile<'a> {
     model: &'a str,
     dimensions: usize,
     inputs: &'a [String],
-    embeddings: Vec<Vec<f32>>,
+    embeddings: Vec<&'a Vector>,
 }
 
 #[tool_router(router = embeddings_router, vis = "pub(crate)")]
@@ -106,18 +106,25 @@ impl AipassServer {
             });
         }
         response.data.sort_by_key(|e| e.index);
-        let embeddings: Vec<Vec<f32>> = response.data.into_iter().map(|e| e.embedding).collect();
-        let dimensions = embeddings.first().map_or(0, Vec::len);
+        let embeddings: Vec<&Vector> = response.data.iter().map(|e| &e.embedding).collect();
+        let dimensions = embeddings.first().map_or(0, |v| v.len());
+        // Sized up front: the vectors are copied once, into the file's bytes, and never moved.
+        let size = embeddings.iter().map(|v| v.json().len() + 1).sum::<usize>()
+            + inputs.iter().map(|t| t.len() + 8).sum::<usize>()
+            + model.len()
+            + 64;
+        let mut json = Vec::with_capacity(size);
         let document = EmbeddingsFile {
             model: &model,
             dimensions,
             inputs: &inputs,
             embeddings,
         };
-        let json = serde_json::to_vec(&document).map_err(|e| ToolError {
+        serde_json::to_writer(&mut json, &document).map_err(|e| ToolError {
             code: ErrorCode::UpstreamError,
             message: format!("could not encode the vectors: {e}"),
         })?;
+        drop(response);
         let base = media::base_name("embeddings", &inputs[0]);
         let file = media::save_new_file(&dir, &base, "json", "application/json", json).await?;
         let text = format!(

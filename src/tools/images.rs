@@ -1,7 +1,6 @@
 //! `generate_image` and `edit_image`: images from text or from other images, saved to files.
 
 use crate::error::ErrorCode;
-use base64::Engine;
 use rmcp::model::{CallToolResult, ContentBlock as Content};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -11,9 +10,8 @@ use super::call::{Call, CallScope};
 use super::{ToolError, ToolResult, args, file_link, input_schema, output_schema, success};
 use crate::api::Upload;
 use crate::api::types::{
-    ImageEditRequest, ImageGenerationRequest, ImageVariationRequest, ImagesResponse,
+    ImageEditRequest, ImageGenerationRequest, ImageSource, ImageVariationRequest, ImagesResponse,
 };
-use crate::media::LENIENT_BASE64;
 use crate::media::{self, OutputFile, VISION_MIME_TYPES};
 use crate::models::{Capability, Need};
 use crate::preview;
@@ -247,30 +245,34 @@ impl AipassServer {
                 message: "AI Pass answered with no images".into(),
             });
         }
+        let images = response.into_images().map_err(|e| ToolError {
+            code: ErrorCode::UpstreamError,
+            message: format!("AI Pass sent an image that is not valid base64: {e}"),
+        })?;
         let base = media::base_name("image", prompt);
-        let mut files = Vec::with_capacity(response.data.len());
-        for datum in response.data {
-            let bytes = if let Some(b64) = datum.b64_json.as_deref() {
-                // With or without `=` padding: providers differ.
-                LENIENT_BASE64.decode(b64.trim()).map_err(|e| ToolError {
-                    code: ErrorCode::UpstreamError,
-                    message: format!("AI Pass sent an image that is not valid base64: {e}"),
-                })?
-            } else if let Some(rest) = datum.url.as_deref().and_then(|u| u.strip_prefix("data:")) {
-                media::decode_data_uri(rest).map_err(|e| ToolError {
-                    code: ErrorCode::UpstreamError,
-                    message: format!(
-                        "AI Pass sent an image data: URL that could not be read ({})",
-                        e.message
-                    ),
-                })?
-            } else if let Some(url) = datum.url.as_deref() {
-                self.state.api.download(url).await?.bytes
-            } else {
-                return Err(ToolError {
-                    code: ErrorCode::UpstreamError,
-                    message: "AI Pass sent an image entry with neither url nor b64_json".into(),
-                });
+        let mut files = Vec::with_capacity(images.len());
+        for image in images {
+            let bytes = match image {
+                // Decoded where the answer had it: a slice of the answer, not a copy.
+                ImageSource::Decoded(bytes) => bytes,
+                ImageSource::Url(url) if url.starts_with("data:") => {
+                    media::decode_data_uri(&url["data:".len()..])
+                        .map_err(|e| ToolError {
+                            code: ErrorCode::UpstreamError,
+                            message: format!(
+                                "AI Pass sent an image data: URL that could not be read ({})",
+                                e.message
+                            ),
+                        })?
+                        .into()
+                }
+                ImageSource::Url(url) => self.state.api.download(&url).await?.bytes.into(),
+                ImageSource::Missing => {
+                    return Err(ToolError {
+                        code: ErrorCode::UpstreamError,
+                        message: "AI Pass sent an image entry with neither url nor b64_json".into(),
+                    });
+                }
             };
             let mime = media::sniff_mime(&bytes)
                 .filter(|m| m.starts_with("image/"))

@@ -145,12 +145,15 @@ fn usage_summary_reads_camel_and_writes_snake() {
 
 #[test]
 fn images_and_video_parse() {
-    let r: ImagesResponse = serde_json::from_value(json!({
+    let body = json!({
         "created": 1, "data": [{"url": "https://x/y.png"}, {"b64_json": "AAAA", "revised_prompt": "p"}]
-    }))
-    .unwrap();
+    });
+    let r = ImagesResponse::from_body(body.to_string().into_bytes()).unwrap();
     assert_eq!(r.data.len(), 2);
-    assert_eq!(r.data[1].b64_json.as_deref(), Some("AAAA"));
+    assert_eq!(r.data[0].url.as_deref(), Some("https://x/y.png"));
+    assert!(matches!(r.data[1].b64_json, Some(Base64Text::InBody(_))));
+    let images = r.into_images().unwrap();
+    assert!(matches!(&images[1], ImageSource::Decoded(b) if b[..] == [0, 0, 0]));
     let v: VideoJob = serde_json::from_value(json!({
         "id": "video_1", "status": "in_progress", "progress": 40, "seconds": "4"
     }))
