@@ -5,11 +5,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as BASE64};
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 
+use crate::api::images::LENIENT_BASE64;
 use crate::error::{ToolError, ToolResult};
 use crate::fetch::InputFetcher;
 use crate::saved_files::SaveTicket;
@@ -20,12 +20,6 @@ pub const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
 pub const MAX_AUDIO_BYTES: u64 = 25 * 1024 * 1024;
 /// Vision images above this are shrunk before base64, as the API advises (~800 KB).
 pub const VISION_TARGET_BYTES: usize = 800 * 1024;
-
-/// Accepts base64 with or without `=` padding (agents write both).
-pub(crate) const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// A file a tool wrote, as agents see it in `files`.
 #[derive(Serialize, schemars::JsonSchema, Clone, Debug, PartialEq)]

@@ -6,13 +6,20 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::{DecodeError, DecodeSliceError, Engine};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::lenient;
-use crate::media::LENIENT_BASE64;
+
+/// Accepts base64 with or without `=` padding (agents and some upstreams write both).
+pub(crate) const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// An image answer: its entries, and the body whose bytes their base64 still is.
 pub struct ImagesResponse {

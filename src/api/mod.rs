@@ -3,7 +3,7 @@
 mod call;
 pub mod client;
 pub mod error;
-mod images;
+pub(crate) mod images;
 mod lenient;
 mod multipart;
 mod send;
