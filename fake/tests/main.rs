@@ -6,4 +6,5 @@ mod agent_auth;
 mod api;
 mod faults;
 mod live;
+mod media_api;
 mod oauth;
