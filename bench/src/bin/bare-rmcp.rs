@@ -35,7 +35,8 @@ fn main() -> std::process::ExitCode {
         .build()
         .expect("a tokio runtime");
     let served = runtime.block_on(async {
-        let running = Bare.serve(rmcp::transport::stdio()).await?;
+        // The non-blocking pipes aipass-mcp uses (no blocking-pool thread for stdin/stdout).
+        let running = Bare.serve(rmcp::transport::stdio_pipes()).await?;
         running.waiting().await?;
         Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     });
