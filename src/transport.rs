@@ -86,7 +86,7 @@ where
                     out.flush().await
                 })
             }
-            Err(item) => Either::Right(self.inner.send(item)),
+            Err(item) => Either::Right(self.inner.send(*item)),
         }
     }
 
@@ -118,15 +118,15 @@ where
 /// message comes back unchanged.
 fn cached_tools_line(
     item: TxJsonRpcMessage<RoleServer>,
-) -> Result<Vec<u8>, TxJsonRpcMessage<RoleServer>> {
+) -> Result<Vec<u8>, Box<TxJsonRpcMessage<RoleServer>>> {
     let JsonRpcMessage::Response(mut response) = item else {
-        return Err(item);
+        return Err(Box::new(item));
     };
     let ServerResult::ListToolsResult(result) = &mut response.result else {
-        return Err(JsonRpcMessage::Response(response));
+        return Err(Box::new(JsonRpcMessage::Response(response)));
     };
     let Some(tools_json) = crate::tools_list::serialised(&result.tools) else {
-        return Err(JsonRpcMessage::Response(response));
+        return Err(Box::new(JsonRpcMessage::Response(response)));
     };
     let tools = std::mem::take(&mut result.tools);
     let message = JsonRpcMessage::Response(response);
@@ -148,7 +148,7 @@ fn cached_tools_line(
         {
             result.tools = tools;
         }
-        message
+        Box::new(message)
     })
 }
 
