@@ -14,15 +14,18 @@ use crate::state::AipassServer;
 /// The combined tool router, built at the first `tools/list` or `tools/call`, then shared.
 pub fn router() -> &'static ToolRouter<AipassServer> {
     static ROUTER: OnceLock<ToolRouter<AipassServer>> = OnceLock::new();
-    ROUTER.get_or_init(|| {
-        AipassServer::models_router()
-            + AipassServer::chat_router()
-            + AipassServer::images_router()
-            + AipassServer::audio_router()
-            + AipassServer::embeddings_router()
-            + AipassServer::video_router()
-            + AipassServer::account_router()
-    })
+    ROUTER.get_or_init(build_router)
+}
+
+/// All tool families, added together (see [`router`] for the shared one).
+pub(crate) fn build_router() -> ToolRouter<AipassServer> {
+    AipassServer::models_router()
+        + AipassServer::chat_router()
+        + AipassServer::images_router()
+        + AipassServer::audio_router()
+        + AipassServer::embeddings_router()
+        + AipassServer::video_router()
+        + AipassServer::account_router()
 }
 
 impl AipassServer {

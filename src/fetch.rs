@@ -103,7 +103,7 @@ impl InputFetcher {
     fn http(&self) -> Result<&reqwest::Client, String> {
         let built = self.inner.http.get_or_init(|| {
             let policy = &self.inner.policy;
-            reqwest::Client::builder()
+            crate::tls::client_builder()
                 .user_agent(USER_AGENT)
                 .connect_timeout(self.inner.connect_timeout)
                 // A proxy would resolve the name itself, past the address check.

@@ -13,6 +13,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("line_cap", 2),
     ("transport", 2),
     ("catalogue", 2),
+    ("tools_list", 2),
     ("tools", 3),
     ("state", 4),
     ("models", 4),
@@ -32,6 +33,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("config", 6),
     ("net_policy", 6),
     ("folder_check", 6),
+    ("tls", 6),
 ];
 
 fn floor(module: &str) -> u8 {

@@ -13,7 +13,7 @@ use rmcp::{ServerHandler, ServiceExt, tool_handler};
 
 use crate::line_cap::{LineCap, MAX_MESSAGE_BYTES, TOO_LARGE_METHOD};
 pub use crate::state::{AipassServer, ServerOptions};
-use crate::transport::TolerantTransport;
+use crate::transport::{SharedWriter, TolerantTransport};
 
 /// What agents are told once, at initialize; the error codes come from [`ErrorCode::ALL`].
 fn instructions() -> String {
@@ -93,10 +93,8 @@ impl ServerHandler for AipassServer {
         let supports_cache_hints = context
             .protocol_version()
             .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
-        let tools = crate::ui::for_host(
-            crate::catalogue::router().list_all(),
-            self.shows_views(&context),
-        );
+        // Built and serialised once per variant; the transport writes those bytes.
+        let tools = crate::tools_list::tools(self.shows_views(&context));
         Ok(ListToolsResult {
             result_type: Some(ResultType::COMPLETE),
             tools,
@@ -180,10 +178,14 @@ pub async fn serve_stdio(server: AipassServer) -> anyhow_like::Result<()> {
     // LineCap cuts long lines first (and answers them); rmcp's own cap stays as a backstop.
     let reader = LineCap::new(reader, MAX_MESSAGE_BYTES);
     let supported = ServerHandler::supported_protocol_versions(&server).into_owned();
+    // One writer for rmcp's lines and the cached tools/list lines (see `transport`).
+    let writer = SharedWriter::new(writer);
+    let out = writer.handle();
     let transport = TolerantTransport::new(
         rmcp::transport::async_rw::AsyncRwTransport::new_server(reader, writer)
             .with_max_line_length(MAX_MESSAGE_BYTES + 1),
         supported,
+        out,
     );
     match server.serve(transport).await {
         Ok(running) => {

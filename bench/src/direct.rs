@@ -59,7 +59,7 @@ pub struct Direct {
 impl Direct {
     pub fn new(base_url: &str, access_token: &str) -> DirectResult<Direct> {
         // As src/api/client.rs builds it; no proxy, as the server sees a cleared environment.
-        let client = reqwest::Client::builder()
+        let client = aipass_mcp::tls::client_builder()
             .user_agent("aipass-mcp/0.1.0")
             .connect_timeout(Duration::from_secs(10))
             .no_proxy()

@@ -6,9 +6,11 @@
 //! It builds `target/release/aipass-mcp` first, prints a table and writes `target/bench.json`.
 //! Method and results: docs/performance.md.
 
+mod binaries;
 mod direct;
 mod fsync;
 mod noise;
+mod peers;
 mod report;
 mod stdio;
 
@@ -21,6 +23,7 @@ use aipass_fake::{FakeConfig, FakeServer, Fault, FaultKind};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use binaries::{server_binary, target_dir};
 use direct::{CHAT_MODEL, CHAT_PROMPT, Direct, EMBED_MODEL, Endpoint, embed_text};
 use report::{Figure, Report, Stats};
 use stdio::{Launch, Server};
@@ -79,11 +82,12 @@ fn run() -> BenchResult<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!(
-            "usage: cargo run --release -p aipass-bench [-- [--quick] [--json PATH] [--only LIST]]\n\
+            "usage: cargo run --release -p aipass-bench [-- [--quick] [--json PATH] [--only LIST] [--peers [BIN...]]]\n\
              Builds target/release/aipass-mcp (or uses $AIPASS_MCP_BIN), benchmarks it against the\n\
              in-process fake AI Pass and writes target/bench.json.\n\
              --quick      fewer runs (a smoke test, not figures to quote)\n\
-             --only LIST  some of: cold,list,calls,throughput,edit,vision,generate\n\
+             --only LIST  some of: cold,list,calls,throughput,edit,vision,generate,peers\n\
+             --peers BIN… also aipass-mcp beside a bare rmcp server and each BIN, with ratios\n\
              AIPASS_BENCH_WRAP='valgrind --tool=callgrind' puts a profiler in front of the server."
         );
         return Ok(());
@@ -95,6 +99,14 @@ fn run() -> BenchResult<()> {
         .and_then(|i| args.get(i + 1))
         .map(|list| list.split(',').map(str::to_string).collect())
         .unwrap_or_default();
+    // `--peers` and the binaries after it (up to the next option).
+    let peers: Option<Vec<PathBuf>> = args.iter().position(|a| a == "--peers").map(|i| {
+        args[i + 1..]
+            .iter()
+            .take_while(|a| !a.starts_with("--"))
+            .map(PathBuf::from)
+            .collect()
+    });
     let counts = Counts::new(quick);
     let target_dir = target_dir()?;
     let json_path = args
@@ -189,6 +201,10 @@ fn run() -> BenchResult<()> {
         generate_peak(&launch, &fake, &mut report)?;
     }
 
+    if let Some(peers) = &peers {
+        peers::compare(&launch, peers, counts.cold_starts, counts.list, &mut report)?;
+    }
+
     report.finish(started.elapsed());
     print!("{}", report.table());
     let json = serde_json::to_string_pretty(&report.to_json())?;
@@ -205,63 +221,6 @@ fn wanted(only: &[String], section: &str) -> bool {
     only.is_empty() || only.iter().any(|s| s == section)
 }
 
-/// `target/`: two levels above this executable (`target/<profile>/aipass-bench`).
-fn target_dir() -> BenchResult<PathBuf> {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    let exe = std::env::current_exe()?;
-    exe.parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .ok_or_else(|| "cannot find the target folder".into())
-}
-
-/// `$AIPASS_MCP_BIN`, else `target/release/aipass-mcp`, built now when cargo is at hand (as it
-/// is under `cargo run`), so the figures always describe the current source.
-fn server_binary(target_dir: &Path) -> BenchResult<PathBuf> {
-    if let Some(path) = std::env::var_os("AIPASS_MCP_BIN") {
-        // Absolute: the server runs in a scratch folder.
-        return Ok(std::fs::canonicalize(&path)
-            .map_err(|e| format!("AIPASS_MCP_BIN={}: {e}", Path::new(&path).display()))?);
-    }
-    let binary = target_dir
-        .join("release")
-        .join(format!("aipass-mcp{}", std::env::consts::EXE_SUFFIX));
-    match std::env::var_os("CARGO") {
-        Some(cargo) => {
-            eprintln!("building the release server (cargo build --release -p aipass-mcp)…");
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .ok_or("no workspace folder")?;
-            let status = std::process::Command::new(cargo)
-                .args([
-                    "build",
-                    "--release",
-                    "-p",
-                    "aipass-mcp",
-                    "--bin",
-                    "aipass-mcp",
-                ])
-                .current_dir(workspace)
-                .stdout(std::io::stderr())
-                .status()?;
-            if !status.success() {
-                return Err("building the release aipass-mcp failed".into());
-            }
-        }
-        None if !binary.exists() => {
-            return Err(format!(
-                "{} is missing: run `cargo build --release -p aipass-mcp` (or set AIPASS_MCP_BIN)",
-                binary.display()
-            )
-            .into());
-        }
-        None => {}
-    }
-    Ok(binary)
-}
-
 fn cold_start(launch: &Launch, counts: &Counts, report: &mut Report) -> BenchResult<()> {
     const WARMUP: usize = 2;
     let mut times = Vec::new();
@@ -271,23 +230,15 @@ fn cold_start(launch: &Launch, counts: &Counts, report: &mut Report) -> BenchRes
     let mut anonymous = Vec::new();
     let mut pss = Vec::new();
     for run in 0..counts.cold_starts + WARMUP {
-        let (server, elapsed) = Server::start(launch)?;
-        // Let the session settle (the initialized notification, any deferred work).
-        std::thread::sleep(Duration::from_millis(50));
-        // Read once the server sleeps, so its CPU time is fully accounted.
-        let cpu_time = server.cpu_time()?;
-        let rss_kb = server.status_kb("VmRSS")?;
-        let anonymous_kb = server.smaps_kb("Anonymous")?;
-        let pss_kb = server.smaps_kb("Pss")?;
-        server.close()?;
+        let sample = peers::cold_once(launch)?;
         let echo = stdio::echo_floor()?;
         if run >= WARMUP {
-            times.push(elapsed);
-            cpu.push(cpu_time);
+            times.push(sample.elapsed);
+            cpu.push(sample.cpu);
             floor.push(echo);
-            rss.push(rss_kb as f64);
-            anonymous.push(anonymous_kb as f64);
-            pss.push(pss_kb as f64);
+            rss.push(sample.rss_kb as f64);
+            anonymous.push(sample.anonymous_kb as f64);
+            pss.push(sample.pss_kb as f64);
         }
     }
     let times = Stats::of_durations(&times);

@@ -98,7 +98,7 @@ impl ApiClient {
 
     fn http(&self) -> Result<&reqwest::Client, ApiError> {
         let built = self.inner.http.get_or_init(|| {
-            reqwest::Client::builder()
+            crate::tls::client_builder()
                 .user_agent(USER_AGENT)
                 .connect_timeout(self.inner.settings.connect_timeout)
                 .build()

@@ -38,7 +38,7 @@ pub struct Revocation {
 
 /// A client for the revocation endpoint: no redirects, no `Referer`, bounded time.
 pub fn revoke_http_client(connect_timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::tls::client_builder()
         .connect_timeout(connect_timeout)
         .timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())

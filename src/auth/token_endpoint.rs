@@ -129,7 +129,7 @@ struct OAuthErrorBody {
 /// An HTTP client for the token endpoint: no redirects (a POST carrying a secret is never
 /// re-sent elsewhere), bounded time.
 pub fn token_http_client(connect_timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::tls::client_builder()
         .connect_timeout(connect_timeout)
         .timeout(TOKEN_REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())

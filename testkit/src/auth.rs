@@ -397,7 +397,7 @@ pub async fn visit(url: &str) -> Visit {
     } else {
         url.to_owned()
     };
-    let http = reqwest::Client::builder()
+    let http = aipass_mcp::tls::client_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
@@ -421,7 +421,7 @@ pub async fn visit(url: &str) -> Visit {
 /// Where a short sign-in link redirects (the authorize URL), without following it; None when
 /// it answers anything but a redirect. Opening it spends the link.
 pub async fn start_location(link: &str) -> Option<String> {
-    let http = reqwest::Client::builder()
+    let http = aipass_mcp::tls::client_builder()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -436,7 +436,7 @@ pub async fn start_location(link: &str) -> Option<String> {
 
 /// A GET as a stray or hostile page would send it; returns the status.
 pub async fn get_status(url: &str) -> u16 {
-    let http = reqwest::Client::builder()
+    let http = aipass_mcp::tls::client_builder()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -232,7 +232,9 @@ async fn two_sessions_sharing_the_store_refresh_once() {
     assert_eq!(env.fake.stats().failed_token_requests, 0);
     // The token works at the API (the family was not revoked by a reuse).
     let token = a.access_token().await.unwrap();
-    let status = reqwest::Client::new()
+    let status = aipass_mcp::tls::client_builder()
+        .build()
+        .unwrap()
         .get(format!("{}/api/v1/usage/me/summary", env.fake.base_url()))
         .bearer_auth(token.secret())
         .send()
@@ -335,7 +337,7 @@ async fn invalid_grant_rereads_and_keeps_tokens_rotated_elsewhere() {
     let env = Env::new().await;
     let first = env.fake.issue_token("api:access profile:read");
     // "Another process" refreshed: the first refresh token is now used up.
-    let client = reqwest::Client::new();
+    let client = aipass_mcp::tls::client_builder().build().unwrap();
     let fresh: aipass_fake::TokenPair = client
         .post(format!("{}/oauth2/token", env.fake.base_url()))
         .json(&json!({"grantType": "refresh_token", "refreshToken": first.refresh_token, "clientId": CLIENT_ID}))

@@ -512,7 +512,7 @@ async fn the_start_link_works_once_and_only_with_its_nonce() {
     {
         let call = server.call(BALANCE, json!({}));
         tokio::pin!(call);
-        let http = reqwest::Client::builder()
+        let http = aipass_mcp::tls::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .build()

@@ -16,6 +16,9 @@ pub async fn start() -> FakeServer {
 
 /// No redirects followed (we read `Location` ourselves) and never a proxy.
 pub fn http() -> reqwest::Client {
+    // In a workspace build reqwest carries the server's `rustls-no-provider`: without a provider
+    // the builder would panic. Err = already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(Policy::none())
         .no_proxy()
