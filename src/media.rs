@@ -478,23 +478,26 @@ mod tests {
         assert!(leftovers.is_empty());
     }
 
+    /// `count` saves of `name.txt` into `dir`, each asserted to get a path of its own.
+    fn same_name_saves(
+        dir: &std::path::Path,
+        name: &str,
+        count: u32,
+    ) -> std::collections::HashSet<String> {
+        let ticket = SaveTicket::default();
+        let mut paths = std::collections::HashSet::new();
+        for i in 0..count {
+            let file =
+                save_blocking(dir, name, "txt", "text/plain", &i.to_le_bytes(), &ticket).unwrap();
+            assert!(paths.insert(file.path));
+        }
+        paths
+    }
+
     #[test]
     fn thousands_of_same_name_saves_stay_distinct() {
         let dir = tempfile::tempdir().unwrap();
-        let ticket = SaveTicket::default();
-        let mut paths = std::collections::HashSet::new();
-        for i in 0..2000u32 {
-            let file = save_blocking(
-                dir.path(),
-                "same",
-                "txt",
-                "text/plain",
-                &i.to_le_bytes(),
-                &ticket,
-            )
-            .unwrap();
-            assert!(paths.insert(file.path));
-        }
+        same_name_saves(dir.path(), "same", 2000);
         // Numbered in order, no gaps: the next free number is remembered, not guessed.
         let numbered = (2..=2000)
             .filter(|n| dir.path().join(format!("same-{n}.txt")).exists())
@@ -506,23 +509,10 @@ mod tests {
     #[test]
     fn ten_thousand_same_name_saves_in_a_second_all_succeed() {
         let dir = tempfile::tempdir().unwrap();
-        let ticket = SaveTicket::default();
         // A name already taken by someone else is skipped, never overwritten.
         std::fs::write(dir.path().join("burst-3.txt"), b"theirs").unwrap();
         let started = std::time::Instant::now();
-        let mut paths = std::collections::HashSet::new();
-        for i in 0..10_000u32 {
-            let file = save_blocking(
-                dir.path(),
-                "burst",
-                "txt",
-                "text/plain",
-                &i.to_le_bytes(),
-                &ticket,
-            )
-            .unwrap();
-            assert!(paths.insert(file.path));
-        }
+        let paths = same_name_saves(dir.path(), "burst", 10_000);
         assert_eq!(paths.len(), 10_000);
         assert_eq!(
             std::fs::read(dir.path().join("burst-3.txt")).unwrap(),
