@@ -136,6 +136,7 @@ fn print_catalogue(markdown: bool) -> ExitCode {
 }
 
 fn run_server(settings: Settings) -> ExitCode {
+    return_large_buffers_at_once();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -167,3 +168,18 @@ fn run_server(settings: Settings) -> ExitCode {
         }
     }
 }
+
+/// Answers and decoded images are large buffers that come and go. By default glibc raises the
+/// size above which it maps memory for its own each time such a buffer is freed, so later ones
+/// land on the heap, which keeps the peak after they are freed and grows with fragments. A fixed
+/// threshold (its default value) gives every large buffer back to the system when it is freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_buffers_at_once() {
+    // SAFETY: mallopt only sets an allocator parameter; no other thread runs yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_buffers_at_once() {}

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rmcp::model::ContentBlock;
 
-use crate::downscale::{fit_rgb8, shrink_rgb8};
+use crate::downscale::shrink_rgb8;
 use crate::media::OutputFile;
 
 /// Longest side of an image preview (what vision models look at anyway).
@@ -34,13 +34,14 @@ pub fn image_previews(files: &[OutputFile], budget: usize) -> Vec<ContentBlock> 
     blocks
 }
 
-/// One image as base64 JPEG of at most `max_base64` bytes, shrinking until it fits. Each pass
-/// shrinks the previous (already small) picture with integer area averaging on 8-bit pixels,
-/// so no float copy of the full-size image is ever made and the original is dropped early.
+/// One image as base64 JPEG of at most `max_base64` bytes, shrinking until it fits. The file is
+/// decoded straight to preview size (a PNG row by row, so its full-size pixels are never held);
+/// each pass shrinks the previous, already small, picture with integer area averaging.
 fn preview_of(path: &str, max_base64: usize) -> Option<String> {
-    let image = crate::image_limits::decode_file(std::path::Path::new(path)).ok()?;
-    let mut side = image.width().max(image.height()).min(MAX_PREVIEW_SIDE);
-    let mut scaled = fit_rgb8(image, side);
+    let mut scaled =
+        crate::image_limits::decode_file_fitted(std::path::Path::new(path), MAX_PREVIEW_SIDE)
+            .ok()?;
+    let mut side = scaled.width().max(scaled.height());
     while side >= MIN_PREVIEW_SIDE {
         if scaled.width().max(scaled.height()) > side {
             scaled = shrink_rgb8(&scaled, side);

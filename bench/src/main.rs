@@ -598,7 +598,8 @@ fn vision_peak(launch: &Launch, report: &mut Report) -> BenchResult<()> {
         ),
         peak_bytes / 1e6,
         "MB",
-        None,
+        // Issue 18: at most 3× the input.
+        Some(3.0 * png.len() as f64 / 1e6),
     ));
     report.detail(
         "vision_chat",
@@ -658,7 +659,8 @@ fn generate_peak(launch: &Launch, fake: &FakeServer, report: &mut Report) -> Ben
         ),
         peak_bytes / 1e6,
         "MB",
-        None,
+        // Issue 18: at most 3× the image.
+        Some(3.0 * png.len() as f64 / 1e6),
     ));
     report.detail(
         "generate_image",
