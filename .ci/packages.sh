@@ -92,6 +92,12 @@ for f in "$LAUNCHER_TGZ" "$PLATFORM_TGZ" "$BUNDLE" "$ARCHIVE" "$OUT/server.json"
 done
 echo "   npm launcher $(size "$LAUNCHER_TGZ"), @aipass-mcp/linux-x64 $(size "$PLATFORM_TGZ"), bundle $(size "$BUNDLE"), archive $(size "$ARCHIVE")"
 "$BINARY" tools >"$WORK/catalogue.json" || die "the release binary printed no catalogue"
+# The shipped binary keeps startup code together (build.rs, link/startup.ld): traced from exec to
+# idle, at least 90 % of what it runs must sit in .text.startup, or the layout has gone stale.
+if [ "$TARGET" = x86_64-unknown-linux-gnu ]; then
+  step "startup layout: the release binary runs its startup code from .text.startup" \
+    bash bench/startup-layout/layout.sh --check "$BINARY"
+fi
 
 # --- the fake AI Pass ----------------------------------------------------------------------------
 FAKE_BIN=$ROOT/target/debug/aipass-fake
