@@ -45,9 +45,8 @@ def functions(binary):
     return found
 
 
-def functions_run(binary, offsets_file):
-    """The functions the recorded offsets fall in, each once, in first-run order."""
-    table = functions(binary)
+def functions_run(table, offsets_file):
+    """The functions of `table` the recorded offsets fall in, each once, in first-run order."""
     starts = [start for start, _, _ in table]
     seen, run = set(), []
     for line in open(offsets_file):
@@ -65,10 +64,11 @@ def wildcard(name):
 
 
 def write(binary, offsets_file, script):
-    run = functions_run(binary, offsets_file)
+    table = functions(binary)
+    run = functions_run(table, offsets_file)
     # A wildcard that would also take in the other instances of a generic function keeps the
     # exact name instead: it goes stale when the hash changes, but does not bloat the layout.
-    instances = Counter(wildcard(name) for _, _, name in functions(binary))
+    instances = Counter(wildcard(name) for _, _, name in table)
     patterns = []
     for _, _, name in run:
         pattern = wildcard(name) if instances[wildcard(name)] == 1 else name

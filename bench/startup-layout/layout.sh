@@ -20,11 +20,13 @@ env -i PATH="$PATH" HOME="$home" AIPASS_CONFIG_DIR="$home/config" AIPASS_OUTPUT_
   AIPASS_TOKEN_STORE=file AIPASS_BROWSER=none AIPASS_BASE_URL=http://127.0.0.1:9 \
   AIPASS_ACCESS_TOKEN=startup-layout AIPASS_CLIENT_ID=aipass-mcp-demo \
   "$work/trace" "$work/offsets.txt" "$binary" \
-  < <(printf '%s\n%s\n' "$initialize" "$initialized"; exec sleep 60) \
+  < <(printf '%s\n%s\n' "$initialize" "$initialized"; echo "$BASHPID" > "$work/input.pid"
+       exec sleep 60 2> /dev/null) \
   > "$work/stdout.txt" 2> "$work/stderr.txt"
-# The input's sleep keeps stdin open while the server idles; should the idle check not fire,
-# stdin closes after 60 s, the server exits and the trace ends with it.
-pkill -P $$ -x sleep || true
+# The input's sleep only keeps stdin open while the server idles (the trace ends two seconds into
+# idle; at worst the sleep ends, the server sees EOF and exits). Its stdout is the server's stdin;
+# it must not hold this script's stderr, or a pipeline reading that (CI's step) waits for it.
+kill "$(cat "$work/input.pid")" 2>/dev/null || true
 grep -q '"result"' "$work/stdout.txt" || { echo "no initialize result; see $work/stderr.txt"; exit 1; }
 grep '^trace:' "$work/stderr.txt"
 

@@ -78,11 +78,6 @@ int main(int argc, char **argv) {
   // waitpid that blocks because every thread sleeps.
   struct sigaction alarm_action = {.sa_handler = on_alarm};
   sigaction(SIGALRM, &alarm_action, NULL);
-  // A parent (CI's pipelines) may hand down SIGALRM blocked; the idle check needs it.
-  sigset_t alarm_only;
-  sigemptyset(&alarm_only);
-  sigaddset(&alarm_only, SIGALRM);
-  sigprocmask(SIG_UNBLOCK, &alarm_only, NULL);
   ptrace(PTRACE_SETOPTIONS, child, 0, PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL);
   ptrace(PTRACE_SINGLESTEP, child, 0, 0);
   unsigned long long steps = 0, steps_at_alarm = 0;
