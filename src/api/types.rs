@@ -375,18 +375,20 @@ impl<'de> Deserialize<'de> for Vector {
 }
 
 /// The length of a JSON array of numbers, or None for anything else. The text is valid JSON
-/// already, so an array whose bytes are only digits, signs, points, exponents, commas and
-/// spaces holds numbers only, one more than its commas.
+/// already, so it holds numbers only when no element opens as anything else (a string, array,
+/// object, `true`, `false` or `null`), and then one more number than commas. Three SIMD scans
+/// (memchr): a byte-by-byte check was a third of an `embed` call's CPU time.
 fn count_numbers(json: &str) -> Option<usize> {
-    let inner = json.trim().strip_prefix('[')?.strip_suffix(']')?;
-    let numeric = |b: u8| b.is_ascii_digit() || b.is_ascii_whitespace() || b"-+.eE,".contains(&b);
-    if !inner.bytes().all(numeric) {
+    let inner = json.trim().strip_prefix('[')?.strip_suffix(']')?.as_bytes();
+    if memchr::memchr3(b'"', b'[', b'{', inner).is_some()
+        || memchr::memchr3(b't', b'f', b'n', inner).is_some()
+    {
         return None;
     }
-    if inner.trim().is_empty() {
+    if inner.trim_ascii().is_empty() {
         return Some(0);
     }
-    Some(inner.bytes().filter(|&b| b == b',').count() + 1)
+    Some(memchr::memchr_iter(b',', inner).count() + 1)
 }
 
 // ---------- images ----------
@@ -561,4 +563,39 @@ pub(crate) struct UsageEnvelope {
     pub message: Option<String>,
     #[serde(default)]
     pub error: Option<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(json: &str) -> Result<Vector, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn vectors_keep_the_api_text_and_count_their_numbers() {
+        let v = vector("[0.1, -2e-3,3E+2 ,\n4]").unwrap();
+        assert_eq!(v.len(), 4);
+        assert_eq!(v.json(), "[0.1, -2e-3,3E+2 ,\n4]");
+        assert_eq!(vector("[7]").unwrap().len(), 1);
+        assert!(vector("[ ]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn vectors_of_anything_but_numbers_are_refused() {
+        for bad in [
+            r#"[1, "2"]"#,
+            "[1, [2]]",
+            r#"[1, {"a": 2}]"#,
+            "[1, true]",
+            "[false]",
+            "[1, null]",
+            "3",
+            r#""[1]""#,
+            "{}",
+        ] {
+            assert!(vector(bad).is_err(), "{bad} was accepted");
+        }
+    }
 }
