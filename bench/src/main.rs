@@ -365,7 +365,8 @@ fn list_latency(server: &mut Server, counts: &Counts, report: &mut Report) -> Be
 /// Call `i` as a tool call and as the baseline's request.
 type MakeCall<'a> = dyn Fn(usize) -> (Value, Endpoint) + 'a;
 
-/// Through the server and direct, alternating call by call so both see the same machine load.
+/// Through the server and direct (and a durable save without the server, when `floor` is
+/// given), alternating call by call so all see the same machine load.
 fn interleaved(
     server: &mut Server,
     runtime: &tokio::runtime::Runtime,
@@ -373,24 +374,32 @@ fn interleaved(
     tool: &str,
     make: &MakeCall<'_>,
     counts: &Counts,
-) -> BenchResult<(Stats, Stats)> {
+    mut floor: Option<&mut fsync::Floor<'_>>,
+) -> BenchResult<(Stats, Stats, Option<Stats>)> {
     let (count, warmup) = (counts.calls, counts.warmup);
     let mut through = Vec::with_capacity(count);
     let mut straight = Vec::with_capacity(count);
+    let mut saves = Vec::with_capacity(count);
     for i in 0..count + warmup {
         let (arguments, endpoint) = make(i);
         let (elapsed, _) = server.call_tool(tool, &arguments)?;
         let started = Instant::now();
         runtime.block_on(direct.send(&endpoint))?;
         let direct_elapsed = started.elapsed();
+        let save = match floor.as_mut() {
+            Some(floor) => Some(floor.sample()?),
+            None => None,
+        };
         if i >= warmup {
             through.push(elapsed);
             straight.push(direct_elapsed);
+            saves.extend(save);
         }
     }
     Ok((
         Stats::of_durations(&through),
         Stats::of_durations(&straight),
+        (!saves.is_empty()).then(|| Stats::of_durations(&saves)),
     ))
 }
 
@@ -451,12 +460,13 @@ fn per_call(
     }
     cases.push(("chat", "chat", "chat (streamed)", &chat, Some(0.2)));
     for (key, tool, label, make, mut budget) in cases {
-        let (through, straight) = interleaved(server, runtime, direct, tool, make, counts)?;
-        // The embed folder's durable-save floor, measured right after the calls that used it.
-        let floor = if key == "embed" {
-            Some(fsync::floor_beside(&disk_dir, counts.calls, counts.warmup)?)
-        } else {
-            None
+        // The embed folder's durable-save floor, sampled between the calls that use it.
+        let mut floor = (key == "embed").then(|| fsync::Floor::beside(&disk_dir));
+        let (through, straight, saves) =
+            interleaved(server, runtime, direct, tool, make, counts, floor.as_mut())?;
+        let floor = match (floor, saves) {
+            (Some(floor), Some(saves)) => Some((saves, floor.finish()?)),
+            _ => None,
         };
         if let Some((floor, _)) = &floor {
             budget = Some(floor.median + 0.2);
