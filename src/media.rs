@@ -340,62 +340,132 @@ pub async fn save_new_file(
     bytes: impl AsRef<[u8]> + Send + 'static,
 ) -> ToolResult<OutputFile> {
     let dir = dir.to_path_buf();
-    let base = base.to_string();
-    let extension = extension.to_string();
-    let mime = mime_type.to_string();
+    let name = FileName::new(base, extension, mime_type);
     let ticket = SaveTicket::current();
-    tokio::task::spawn_blocking(move || {
-        save_blocking(&dir, &base, &extension, &mime, bytes.as_ref(), &ticket)
-    })
-    .await
-    .map_err(|e| ToolError::invalid_input(format!("writing the output failed: {e}")))?
+    blocking(move || save_blocking(&dir, &name, bytes.as_ref(), &ticket)).await
+}
+
+/// A new output file opened ahead of its bytes: its folder checked (and created) and its temp
+/// file made, so that this work can overlap the upstream call that produces the bytes (on
+/// ext4 creating the file is most of a durable save). [`NewFile::save`] then writes and places
+/// it as [`save_new_file`] does; dropped unsaved, it leaves no file behind.
+pub struct NewFile {
+    dir: PathBuf,
+    temp: tempfile::NamedTempFile,
+}
+
+/// The name and type a saved file gets.
+struct FileName {
+    base: String,
+    extension: String,
+    mime_type: String,
+}
+
+impl FileName {
+    fn new(base: &str, extension: &str, mime_type: &str) -> FileName {
+        FileName {
+            base: base.to_string(),
+            extension: extension.to_string(),
+            mime_type: mime_type.to_string(),
+        }
+    }
+}
+
+impl NewFile {
+    /// Checks or creates `dir` and opens the temp file in it.
+    pub async fn open(dir: &Path) -> ToolResult<NewFile> {
+        let dir = dir.to_path_buf();
+        blocking(move || NewFile::open_blocking(dir)).await
+    }
+
+    fn open_blocking(dir: PathBuf) -> ToolResult<NewFile> {
+        create_private_dir(&dir).map_err(|e| cannot_write(&dir, e))?;
+        let temp = tempfile::Builder::new()
+            .prefix(".aipass-")
+            .suffix(".part")
+            .tempfile_in(&dir)
+            .map_err(|e| cannot_write(&dir, e))?;
+        Ok(NewFile { dir, temp })
+    }
+
+    /// Writes `bytes`, makes them durable and moves the file into place as
+    /// `<base>.<extension>` (or the next free number), as [`save_new_file`] does.
+    pub async fn save(
+        self,
+        base: &str,
+        extension: &str,
+        mime_type: &str,
+        bytes: impl AsRef<[u8]> + Send + 'static,
+    ) -> ToolResult<OutputFile> {
+        let name = FileName::new(base, extension, mime_type);
+        let ticket = SaveTicket::current();
+        blocking(move || self.save_blocking(&name, bytes.as_ref(), &ticket)).await
+    }
+
+    fn save_blocking(
+        self,
+        name: &FileName,
+        bytes: &[u8],
+        ticket: &SaveTicket,
+    ) -> ToolResult<OutputFile> {
+        let NewFile { dir, mut temp } = self;
+        let failed = |e: std::io::Error| cannot_write(&dir, e);
+        temp.write_all(bytes).map_err(failed)?;
+        temp.as_file().sync_all().map_err(failed)?;
+        let FileName {
+            base,
+            extension: ext,
+            mime_type,
+        } = name;
+        let target = ticket.place(|| {
+            let key = format!("{base}.{ext}");
+            for _ in 0..NAME_ATTEMPTS {
+                let name = match crate::free_names::reserve(&dir, &key) {
+                    1 => key.clone(),
+                    n => format!("{base}-{n}.{ext}"),
+                };
+                let target = dir.join(&name);
+                match temp.persist_noclobber(&target) {
+                    Ok(_) => return Ok(target),
+                    Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => temp = e.file,
+                    Err(e) => return Err(failed(e.error)),
+                }
+            }
+            Err(ToolError::invalid_input(format!(
+                "could not find a free name for {base}.{ext} in {}",
+                dir.display()
+            )))
+        })?;
+        let path = std::fs::canonicalize(&target).unwrap_or(target);
+        crate::written_files::remember(&path, mime_type);
+        Ok(OutputFile {
+            path: path.to_string_lossy().into_owned(),
+            mime_type: mime_type.clone(),
+            bytes: bytes.len() as u64,
+        })
+    }
 }
 
 fn save_blocking(
     dir: &Path,
-    base: &str,
-    ext: &str,
-    mime_type: &str,
+    name: &FileName,
     bytes: &[u8],
     ticket: &SaveTicket,
 ) -> ToolResult<OutputFile> {
-    let failed = |e: std::io::Error| {
-        ToolError::invalid_input(format!("cannot write to {}: {e}", dir.display()))
-    };
-    create_private_dir(dir).map_err(failed)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".aipass-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(failed)?;
-    temp.write_all(bytes).map_err(failed)?;
-    temp.as_file().sync_all().map_err(failed)?;
-    let target = ticket.place(|| {
-        let key = format!("{base}.{ext}");
-        for _ in 0..NAME_ATTEMPTS {
-            let name = match crate::free_names::reserve(dir, &key) {
-                1 => key.clone(),
-                n => format!("{base}-{n}.{ext}"),
-            };
-            let target = dir.join(&name);
-            match temp.persist_noclobber(&target) {
-                Ok(_) => return Ok(target),
-                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => temp = e.file,
-                Err(e) => return Err(failed(e.error)),
-            }
-        }
-        Err(ToolError::invalid_input(format!(
-            "could not find a free name for {base}.{ext} in {}",
-            dir.display()
-        )))
-    })?;
-    let path = std::fs::canonicalize(&target).unwrap_or(target);
-    crate::written_files::remember(&path, mime_type);
-    Ok(OutputFile {
-        path: path.to_string_lossy().into_owned(),
-        mime_type: mime_type.to_string(),
-        bytes: bytes.len() as u64,
-    })
+    NewFile::open_blocking(dir.to_path_buf())?.save_blocking(name, bytes, ticket)
+}
+
+fn cannot_write(dir: &Path, e: std::io::Error) -> ToolError {
+    ToolError::invalid_input(format!("cannot write to {}: {e}", dir.display()))
+}
+
+/// Runs file work on the blocking pool, off the runtime thread (an `fsync` can take long).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> ToolResult<T> + Send + 'static,
+) -> ToolResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ToolError::invalid_input(format!("writing the output failed: {e}")))?
 }
 
 /// Creates the folder and any missing parents with mode 0700 (user only), set explicitly so the
@@ -464,8 +534,9 @@ mod tests {
     fn saving_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
         let ticket = SaveTicket::default();
-        let first = save_blocking(dir.path(), "out", "png", "image/png", b"one", &ticket).unwrap();
-        let second = save_blocking(dir.path(), "out", "png", "image/png", b"two", &ticket).unwrap();
+        let name = FileName::new("out", "png", "image/png");
+        let first = save_blocking(dir.path(), &name, b"one", &ticket).unwrap();
+        let second = save_blocking(dir.path(), &name, b"two", &ticket).unwrap();
         assert!(first.path.ends_with("out.png"));
         assert!(second.path.ends_with("out-2.png"));
         assert_eq!(std::fs::read(&first.path).unwrap(), b"one");
@@ -478,6 +549,31 @@ mod tests {
         assert!(leftovers.is_empty());
     }
 
+    #[tokio::test]
+    async fn a_file_opened_ahead_and_never_saved_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("new");
+        let file = NewFile::open(&folder).await.unwrap();
+        assert_eq!(
+            std::fs::read_dir(&folder).unwrap().count(),
+            1,
+            "the temp file"
+        );
+        drop(file);
+        assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+        let saved = NewFile::open(&folder)
+            .await
+            .unwrap()
+            .save("out", "json", "application/json", b"[1]".to_vec())
+            .await
+            .unwrap();
+        assert!(saved.path.ends_with("out.json"));
+        assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1);
+        // A folder that is a file fails before any bytes exist.
+        let error = NewFile::open(Path::new(&saved.path)).await.err().unwrap();
+        assert!(error.message.contains("not a folder"), "{}", error.message);
+    }
+
     /// `count` saves of `name.txt` into `dir`, each asserted to get a path of its own.
     fn same_name_saves(
         dir: &std::path::Path,
@@ -487,8 +583,13 @@ mod tests {
         let ticket = SaveTicket::default();
         let mut paths = std::collections::HashSet::new();
         for i in 0..count {
-            let file =
-                save_blocking(dir, name, "txt", "text/plain", &i.to_le_bytes(), &ticket).unwrap();
+            let file = save_blocking(
+                dir,
+                &FileName::new(name, "txt", "text/plain"),
+                &i.to_le_bytes(),
+                &ticket,
+            )
+            .unwrap();
             assert!(paths.insert(file.path));
         }
         paths

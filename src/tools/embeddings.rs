@@ -94,7 +94,13 @@ impl AipassServer {
             model: model.clone(),
             input: EmbeddingInput::Many(inputs.clone()),
         };
-        let mut response = self.state.api.embeddings(&request).await?;
+        // The file is opened while the request is out, so only writing it waits for the answer.
+        let (file, response) = tokio::join!(
+            media::NewFile::open(&dir),
+            self.state.api.embeddings(&request)
+        );
+        let mut response = response?;
+        let file = file?;
         if response.data.len() != inputs.len() {
             return Err(ToolError {
                 code: ErrorCode::UpstreamError,
@@ -126,7 +132,7 @@ impl AipassServer {
         })?;
         drop(response);
         let base = media::base_name("embeddings", &inputs[0]);
-        let file = media::save_new_file(&dir, &base, "json", "application/json", json).await?;
+        let file = file.save(&base, "json", "application/json", json).await?;
         let text = format!(
             "Embedded {} text(s) with {model} ({dimensions} dimensions); vectors saved to {}",
             inputs.len(),
