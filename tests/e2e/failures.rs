@@ -158,8 +158,19 @@ async fn an_invalid_request_answer_is_invalid_input(era: Era) {
         !message.contains("charged"),
         "a 4xx was not charged: {message}"
     );
+    // The file opened while the request was out is gone again: no `.part`, no JSON.
+    let left: Vec<_> = std::fs::read_dir(s.out_dir())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "a failed embed left {left:?}");
     // After that, everything still works.
     s.ok("embed", json!({"input": "x"})).await;
+    assert_eq!(std::fs::read_dir(s.out_dir()).unwrap().count(), 1);
 }
 
 async fn unknown_tools_are_protocol_errors(era: Era) {
